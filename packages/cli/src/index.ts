@@ -1,0 +1,1 @@
+export { parseStream } from "./commands/parse.js";

@@ -1,0 +1,3 @@
+export * from "./audit/index.js";
+export * from "./schemas/index.js";
+export * from "./syscalls/index.js";
