@@ -15,12 +15,21 @@ export default defineConfig({
     projects: [
       {
         resolve: { alias },
-        test: { name: "unit", include: ["packages/*/src/**/*.test.ts"], exclude: [...special, "**/node_modules/**"] },
+        test: {
+          name: "unit",
+          include: ["packages/*/src/**/*.test.ts"],
+          exclude: [...special, "**/node_modules/**"],
+        },
       },
       { resolve: { alias }, test: { name: "redis", include: ["packages/*/src/**/*.redis.test.ts"] } },
       {
         resolve: { alias },
-        test: { name: "root", include: ["packages/*/src/**/*.root.test.ts"], testTimeout: 120_000, fileParallelism: false },
+        test: {
+          name: "root",
+          include: ["packages/*/src/**/*.root.test.ts"],
+          testTimeout: 120_000,
+          fileParallelism: false,
+        },
       },
       {
         resolve: { alias },

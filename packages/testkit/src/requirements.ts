@@ -6,7 +6,15 @@ import { existsSync } from "node:fs";
  * reason when it is unmet. Under CI (`CI=true`) an unmet requirement is a failure instead: CI
  * must exercise every real part, so a silent skip there would hide a broken setup.
  */
-export type Requirement = "root" | "bpftrace" | "auditd" | "runc" | "redis" | "apparmor_parser" | "secilc" | "semodule";
+export type Requirement =
+  | "root"
+  | "bpftrace"
+  | "auditd"
+  | "runc"
+  | "redis"
+  | "apparmor_parser"
+  | "secilc"
+  | "semodule";
 
 function onPath(cmd: string): boolean {
   try {
@@ -30,7 +38,9 @@ function unmet(req: Requirement): string | undefined {
       if (process.getuid?.() !== 0) return "audit needs root";
       return onPath("auditctl") ? undefined : "auditd not installed (run scripts/setup)";
     case "redis":
-      return process.env.SECPROF_REDIS_URL ? undefined : "SECPROF_REDIS_URL not set (scripts/test starts Redis)";
+      return process.env.SECPROF_REDIS_URL
+        ? undefined
+        : "SECPROF_REDIS_URL not set (scripts/test starts Redis)";
     default:
       return onPath(req) ? undefined : `${req} not installed (run scripts/setup)`;
   }

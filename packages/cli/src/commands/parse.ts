@@ -5,7 +5,16 @@ import { AuditParser, type InputFormat, LineSplitter, type ParsedEvent, type Raw
 /** The NDJSON shape of one event: the line number first, then the event's own fields. */
 function ndjson(p: ParsedEvent): string {
   const { event } = p;
-  const common = { line: p.line, kind: event.kind, source: event.source, auditId: event.auditId, pid: event.pid, comm: event.comm, exe: event.exe, ses: event.ses };
+  const common = {
+    line: p.line,
+    kind: event.kind,
+    source: event.source,
+    auditId: event.auditId,
+    pid: event.pid,
+    comm: event.comm,
+    exe: event.exe,
+    ses: event.ses,
+  };
   return JSON.stringify({ ...common, ...details(event) });
 }
 
@@ -14,7 +23,15 @@ function details(e: RawEvent): Record<string, unknown> {
     case "syscall":
       return { arch: e.arch, nr: e.nr, name: e.name, action: e.action };
     case "avc":
-      return { denied: e.denied, perms: e.perms, tclass: e.tclass, scontext: e.scontext, tcontext: e.tcontext, permissive: e.permissive, userSpace: e.userSpace };
+      return {
+        denied: e.denied,
+        perms: e.perms,
+        tclass: e.tclass,
+        scontext: e.scontext,
+        tcontext: e.tcontext,
+        permissive: e.permissive,
+        userSpace: e.userSpace,
+      };
     case "apparmor":
       return {
         apparmor: e.apparmor,
@@ -64,7 +81,9 @@ export async function parseStream(io: ParseIo, format: InputFormat, stats: boole
   await drain();
   if (stats) {
     const s = parser.stats;
-    io.stderr.write(`${JSON.stringify({ lines: lineNo, events: s.events, dropped: { ...s.dropped, too_long: s.dropped.too_long + splitter.overlong }, ignored: s.ignored, incomplete: s.incomplete })}\n`);
+    io.stderr.write(
+      `${JSON.stringify({ lines: lineNo, events: s.events, dropped: { ...s.dropped, too_long: s.dropped.too_long + splitter.overlong }, ignored: s.ignored, incomplete: s.incomplete })}\n`,
+    );
   }
 }
 

@@ -88,7 +88,8 @@ export function decodeHex(s: string): string {
  */
 export function untrustedString(raw: string | undefined): string | null {
   if (raw === undefined) return null;
-  if (raw.length >= 2 && raw.charCodeAt(0) === 34 && raw.charCodeAt(raw.length - 1) === 34) return raw.slice(1, -1);
+  if (raw.length >= 2 && raw.charCodeAt(0) === 34 && raw.charCodeAt(raw.length - 1) === 34)
+    return raw.slice(1, -1);
   if (isUpperHex(raw)) return decodeHex(raw);
   return raw;
 }
@@ -96,7 +97,8 @@ export function untrustedString(raw: string | undefined): string | null {
 /** Strips quotes from a value that is never hex-encoded (labels, masks, operations). */
 export function plain(raw: string | undefined): string | null {
   if (raw === undefined) return null;
-  if (raw.length >= 2 && raw.charCodeAt(0) === 34 && raw.charCodeAt(raw.length - 1) === 34) return raw.slice(1, -1);
+  if (raw.length >= 2 && raw.charCodeAt(0) === 34 && raw.charCodeAt(raw.length - 1) === 34)
+    return raw.slice(1, -1);
   return raw;
 }
 

@@ -41,14 +41,27 @@ export function seccompEvent(h: Header, f: Fields): SyscallEvent | DropReason {
   if (arch === undefined) return "unknown_arch";
   const name = syscallName(arch, nr);
   if (name === undefined) return "unknown_syscall";
-  return { ...baseOf(h, f), kind: "syscall", arch, nr, name, action: seccompAction(hexNumber(f.get("code"))) };
+  return {
+    ...baseOf(h, f),
+    kind: "syscall",
+    arch,
+    nr,
+    name,
+    action: seccompAction(hexNumber(f.get("code"))),
+  };
 }
 
 /**
  * SELinux AVC text: `avc:  denied  { read write } for  pid=… scontext=… tcontext=… tclass=…`.
  * The permission group is cut out first so that the rest tokenizes as plain fields.
  */
-export function avcEvent(h: Header, line: string, start: number, end: number, userSpace: boolean): AvcEvent | DropReason {
+export function avcEvent(
+  h: Header,
+  line: string,
+  start: number,
+  end: number,
+  userSpace: boolean,
+): AvcEvent | DropReason {
   const open = line.indexOf("{", start);
   const close = open < 0 ? -1 : line.indexOf("}", open);
   if (open < 0 || close < 0 || close > end) return "malformed";

@@ -42,7 +42,8 @@ function idTime(id: string): number | null {
   const sec = Number(id.slice(0, dot));
   const ms = Number(id.slice(dot + 1, colon));
   const serial = Number(id.slice(colon + 1));
-  if (!Number.isInteger(sec) || !Number.isInteger(ms) || !Number.isInteger(serial) || colon === id.length - 1) return null;
+  if (!Number.isInteger(sec) || !Number.isInteger(ms) || !Number.isInteger(serial) || colon === id.length - 1)
+    return null;
   return sec * 1000 + ms;
 }
 
@@ -87,7 +88,15 @@ function auditdHeader(line: string): HeaderResult {
   const stamp = { id: "", ts: 0 };
   const body = auditStamp(line, sp + 5, stamp);
   if (body < 0) return "malformed";
-  return { source: "auditd", type, typeNr, ts: stamp.ts, auditId: stamp.id, bodyStart: body, bodyEnd: bodyEnd(line, body) };
+  return {
+    source: "auditd",
+    type,
+    typeNr,
+    ts: stamp.ts,
+    auditId: stamp.id,
+    bodyStart: body,
+    bodyEnd: bodyEnd(line, body),
+  };
 }
 
 /** Kernel printk text after the program: `[uptime] audit: type=NNNN audit(ID): body`. */
@@ -107,7 +116,15 @@ function kernelMessage(line: string, p: number, source: EventSource): HeaderResu
   const stamp = { id: "", ts: 0 };
   const body = auditStamp(line, sp + 1, stamp);
   if (body < 0) return "malformed";
-  return { source, type, typeNr, ts: stamp.ts, auditId: stamp.id, bodyStart: body, bodyEnd: bodyEnd(line, body) };
+  return {
+    source,
+    type,
+    typeNr,
+    ts: stamp.ts,
+    auditId: stamp.id,
+    bodyStart: body,
+    bodyEnd: bodyEnd(line, body),
+  };
 }
 
 /** journald short form of a record from the audit socket: `TYPE_NAME field=…` (no audit id). */
@@ -118,7 +135,15 @@ function journalMessage(line: string, p: number): HeaderResult {
   if (!/^[A-Z][A-Z0-9_]*(\[\d+\])?$/.test(tok)) return "malformed";
   const { type, typeNr } = typeFromToken(tok);
   const body = sp < 0 ? line.length : sp + 1;
-  return { source: "journal", type, typeNr, ts: null, auditId: null, bodyStart: body, bodyEnd: bodyEnd(line, body) };
+  return {
+    source: "journal",
+    type,
+    typeNr,
+    ts: null,
+    auditId: null,
+    bodyStart: body,
+    bodyEnd: bodyEnd(line, body),
+  };
 }
 
 const CLASSIC = /^[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d /;
@@ -143,7 +168,8 @@ function looksAudit(line: string): boolean {
 }
 
 function syslogHeader(line: string, journalOnly: boolean, syslogOnly: boolean): HeaderResult {
-  if (line.charCodeAt(0) === 91 /* [ */) return syslogOnly || journalOnly ? "not_audit" : kernelMessage(line, 0, "kmsg");
+  if (line.charCodeAt(0) === 91 /* [ */)
+    return syslogOnly || journalOnly ? "not_audit" : kernelMessage(line, 0, "kmsg");
   const pre = syslogPrefix(line);
   if (!pre) return looksAudit(line) ? "malformed" : "not_audit";
   // Anyone can write syslog lines with `logger`; only the kernel's own program name (and

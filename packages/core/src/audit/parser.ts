@@ -94,7 +94,11 @@ export class AuditParser {
     switch (h.type) {
       case "SECCOMP":
         if (!this.want.has("syscall")) return this.ignore();
-        return this.emit(lineNo, this.fastOnly ? seccompFast(line, h) : seccompEvent(h, tokenize(line, h.bodyStart, h.bodyEnd)), out);
+        return this.emit(
+          lineNo,
+          this.fastOnly ? seccompFast(line, h) : seccompEvent(h, tokenize(line, h.bodyStart, h.bodyEnd)),
+          out,
+        );
       case "USER_AVC":
         return this.userAvc(line, lineNo, h, out);
       case "AVC":
@@ -135,7 +139,12 @@ export class AuditParser {
     this.emit(lineNo, avcEvent(h, line, inner + 4, end > inner ? end : h.bodyEnd, true), out);
   }
 
-  private primary(h: Header, lineNo: number, ev: AvcEvent | AppArmorEvent | DropReason, out: ParsedEvent[]): void {
+  private primary(
+    h: Header,
+    lineNo: number,
+    ev: AvcEvent | AppArmorEvent | DropReason,
+    out: ParsedEvent[],
+  ): void {
     if (typeof ev === "string") return this.drop(ev);
     if (h.auditId === null || h.ts === null) return this.emit(lineNo, ev, out);
     this.group(h.auditId, h.ts).primaries.push({ line: lineNo, event: ev });

@@ -30,7 +30,13 @@ export function typeName(nr: number): string | undefined {
  */
 export function isUserSpaceType(name: string, nr: number | undefined): boolean {
   if (nr !== undefined) return (nr >= 1100 && nr <= 1299) || (nr >= 2100 && nr <= 2999);
-  return name.startsWith("USER_") || name.startsWith("DAEMON_") || name.startsWith("CRYPTO_") || name.startsWith("ANOM_LOGIN");
+  return (
+    name === "USER" ||
+    name.startsWith("USER_") ||
+    name.startsWith("DAEMON_") ||
+    name.startsWith("CRYPTO_") ||
+    name.startsWith("ANOM_LOGIN")
+  );
 }
 
 /** Records that belong to a multi-record event and only enrich it. */

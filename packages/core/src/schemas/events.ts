@@ -8,7 +8,16 @@ export type EventSource = z.infer<typeof EventSource>;
 export const ArchNameSchema = z.enum(ARCH_NAMES as unknown as [ArchName, ...ArchName[]]);
 
 /** The seccomp action a SECCOMP audit record reports in `code=` (SECCOMP_RET_* without data). */
-export const SeccompRet = z.enum(["kill_process", "kill_thread", "trap", "errno", "user_notif", "trace", "log", "allow"]);
+export const SeccompRet = z.enum([
+  "kill_process",
+  "kill_thread",
+  "trap",
+  "errno",
+  "user_notif",
+  "trace",
+  "log",
+  "allow",
+]);
 export type SeccompRet = z.infer<typeof SeccompRet>;
 
 const base = {

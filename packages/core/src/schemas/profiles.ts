@@ -70,7 +70,10 @@ export const SeccompSpec = z.object({
   baseProfileName: z.string().max(253).optional(),
   defaultAction: SeccompAction,
   architectures: z.array(SeccompArchitecture).max(20).optional(),
-  listenerPath: z.string().regex(/^\/var\/run\/security-profiles-operator\/[A-Za-z0-9_.-]+$/).optional(),
+  listenerPath: z
+    .string()
+    .regex(/^\/var\/run\/security-profiles-operator\/[A-Za-z0-9_.-]+$/)
+    .optional(),
   listenerMetadata: z.string().optional(),
   syscalls: z.array(SeccompRule).max(1024).optional(),
   flags: z
@@ -101,7 +104,9 @@ export type SeccompProfile = z.infer<typeof SeccompProfile>;
 export const SelinuxSpec = z.object({
   state: ProfileState.optional(),
   inherit: z
-    .array(z.object({ kind: z.enum(["System", "SelinuxProfile"]).default("System"), name: z.string().max(253) }))
+    .array(
+      z.object({ kind: z.enum(["System", "SelinuxProfile"]).default("System"), name: z.string().max(253) }),
+    )
     .default([{ kind: "System", name: "container" }]),
   mode: z.enum(["Enforcing", "Permissive"]).default("Enforcing"),
   allow: z.record(z.string().max(256), z.record(z.string().max(64), z.array(z.string().max(64)).max(256))),
@@ -124,7 +129,9 @@ export const AppArmorAbstract = z.object({
   network: z
     .object({
       allowRaw: z.boolean().optional(),
-      allowedProtocols: z.object({ allowTcp: z.boolean().optional(), allowUdp: z.boolean().optional() }).optional(),
+      allowedProtocols: z
+        .object({ allowTcp: z.boolean().optional(), allowUdp: z.boolean().optional() })
+        .optional(),
     })
     .optional(),
   capability: z.object({ allowedCapabilities: z.array(z.string().max(32)).max(64).optional() }).optional(),

@@ -1,0 +1,274 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { AuditParser, type ParsedEvent, type ParserOptions } from "./parser.js";
+
+function parse(lines: string[], opts: ParserOptions = {}) {
+  const p = new AuditParser(opts);
+  const out: ParsedEvent[] = [];
+  for (const [i, l] of lines.entries()) p.push(l, i + 1, out);
+  p.flush(out);
+  return { events: out, stats: p.stats };
+}
+
+const SECCOMP_BODY =
+  'auid=0 uid=0 gid=0 ses=3 subj=unconfined pid=8061 comm="cat" exe="/usr/bin/cat" sig=0 arch=c000003e syscall=257 compat=0 ip=0x7f5e1c0a8b9d code=0x7ffc0000';
+const AUDITD = `type=SECCOMP msg=audit(1795704541.818:5): ${SECCOMP_BODY}`;
+
+/** Encodes a string the way the kernel's audit_log_untrustedstring does. */
+function kernelString(s: string): string {
+  const bytes = Buffer.from(s, "utf8");
+  const needsHex = bytes.some((b) => b === 0x22 || b < 0x21 || b > 0x7e);
+  return needsHex ? bytes.toString("hex").toUpperCase() : `"${s}"`;
+}
+
+describe("line forms", () => {
+  it("reads an auditd raw SECCOMP record", () => {
+    const { events } = parse([AUDITD]);
+    expect(events).toHaveLength(1);
+    expect(events[0]?.event).toMatchObject({
+      kind: "syscall",
+      source: "auditd",
+      auditId: "1795704541.818:5",
+      ts: 1795704541818,
+      pid: 8061,
+      ses: 3,
+      comm: "cat",
+      exe: "/usr/bin/cat",
+      arch: "x86_64",
+      nr: 257,
+      name: "openat",
+      action: "log",
+    });
+  });
+
+  it("ignores auditd's enriched fields after 0x1d", () => {
+    const { events } = parse([`${AUDITD}\x1dAUID="root" ARCH=x86_64 SYSCALL=execve pid=1 exe="/evil"`]);
+    expect(events[0]?.event).toMatchObject({ pid: 8061, exe: "/usr/bin/cat", name: "openat" });
+  });
+
+  it.each([
+    [
+      "classic syslog with uptime",
+      `Nov 26 14:47:01 node1 kernel: [  270.851234] audit: type=1326 audit(1795704541.818:5): ${SECCOMP_BODY}`,
+      "syslog",
+    ],
+    [
+      "classic syslog without uptime",
+      `Nov  6 14:47:01 node1 kernel: audit: type=1326 audit(1795704541.818:5): ${SECCOMP_BODY}`,
+      "syslog",
+    ],
+    [
+      "ISO-8601 syslog",
+      `2026-11-26T14:47:01.123456+00:00 node1 kernel: audit: type=1326 audit(1795704541.818:5): ${SECCOMP_BODY}`,
+      "syslog",
+    ],
+    ["dmesg", `[  270.851234] audit: type=1326 audit(1795704541.818:5): ${SECCOMP_BODY}`, "kmsg"],
+  ])("reads the %s form", (_name, line, source) => {
+    const { events } = parse([line]);
+    expect(events[0]?.event).toMatchObject({
+      source,
+      auditId: "1795704541.818:5",
+      name: "openat",
+      arch: "x86_64",
+      pid: 8061,
+    });
+  });
+
+  it("reads journald's short form (no audit id)", () => {
+    const { events } = parse([`Nov 26 14:47:01 node1 audit[8061]: SECCOMP ${SECCOMP_BODY}`]);
+    expect(events[0]?.event).toMatchObject({ source: "journal", auditId: null, name: "openat", pid: 8061 });
+  });
+
+  it("names a record's syscall with its own arch, not the host's", () => {
+    const i386 = AUDITD.replace("arch=c000003e syscall=257", "arch=40000003 syscall=11");
+    const arm64 = AUDITD.replace("arch=c000003e syscall=257", "arch=c00000b7 syscall=221");
+    const x32 = AUDITD.replace("arch=c000003e syscall=257", `arch=c000003e syscall=${0x40000000 + 520}`);
+    const { events } = parse([i386, arm64, x32]);
+    expect(events.map((e) => e.event.kind === "syscall" && [e.event.arch, e.event.name])).toEqual([
+      ["x86", "execve"],
+      ["aarch64", "execve"],
+      ["x32", "execve"],
+    ]);
+  });
+
+  it("respects --format", () => {
+    const syslog = `Nov 26 14:47:01 node1 kernel: audit: type=1326 audit(1795704541.818:5): ${SECCOMP_BODY}`;
+    expect(parse([syslog], { format: "auditd" }).stats.dropped.not_audit).toBe(1);
+    expect(parse([AUDITD], { format: "syslog" }).events).toHaveLength(0);
+    expect(parse([syslog], { format: "syslog" }).events).toHaveLength(1);
+  });
+});
+
+describe("forged input is not evidence", () => {
+  it("drops audit-looking text inside a user-space message", () => {
+    const forged = `type=USER msg=audit(1795704541.818:9): pid=1 uid=0 auid=0 ses=1 msg='type=SECCOMP msg=audit(1795704541.818:5): ${SECCOMP_BODY} exe="/usr/bin/cat" terminal=? res=success'`;
+    const { events, stats } = parse([forged]);
+    expect(events).toHaveLength(0);
+    expect(stats.dropped.untrusted_source).toBe(1);
+  });
+
+  it("drops syslog lines from programs other than the kernel or journald's audit", () => {
+    const { events, stats } = parse([
+      `Nov 26 14:47:01 node1 logger: audit: type=1326 audit(1795704541.818:5): ${SECCOMP_BODY}`,
+      `Nov 26 14:47:01 node1 myapp[77]: type=SECCOMP msg=audit(1795704541.818:5): ${SECCOMP_BODY}`,
+    ]);
+    expect(events).toHaveLength(0);
+    expect(stats.dropped.untrusted_source).toBe(2);
+  });
+
+  it("does not let a value smuggle a field", () => {
+    // A comm with a space or quote is hex-encoded by the kernel, so a real record cannot hold
+    // ` pid=1` inside comm; a line that tries ends up with the tokens of the real fields.
+    const comm = kernelString('x" pid=1 syscall=59');
+    const { events } = parse([AUDITD.replace('comm="cat"', `comm=${comm}`)]);
+    expect(events[0]?.event).toMatchObject({ pid: 8061, nr: 257, comm: 'x" pid=1 syscall=59' });
+  });
+
+  it("counts unknown arch and syscall numbers", () => {
+    const { stats } = parse([
+      AUDITD.replace("arch=c000003e", "arch=deadbeef"),
+      AUDITD.replace("syscall=257", "syscall=99999"),
+    ]);
+    expect(stats.dropped.unknown_arch).toBe(1);
+    expect(stats.dropped.unknown_syscall).toBe(1);
+  });
+});
+
+describe("SELinux and AppArmor records", () => {
+  const avc =
+    'type=AVC msg=audit(1666691794.882:1434): avc:  denied  { write read open } for  pid=94509 comm="aide" path="/var/lib/aide" dev="vda1" ino=2 scontext=system_u:system_r:selinuxrecording.process:s0:c218,c875 tcontext=system_u:object_r:kubernetes_file_t:s0 tclass=file permissive=1';
+  const syscall =
+    'type=SYSCALL msg=audit(1666691794.882:1434): arch=c000003e syscall=257 success=yes exit=3 a0=ffffff9c items=1 ppid=1 pid=94509 auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm="aide" exe="/usr/bin/aide" subj=system_u:system_r:selinuxrecording.process:s0 key=(null)';
+
+  it("groups an AVC with its SYSCALL record until EOE and takes exe from it", () => {
+    const { events, stats } = parse([avc, syscall, "type=EOE msg=audit(1666691794.882:1434): "]);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      line: 1,
+      event: {
+        kind: "avc",
+        denied: true,
+        perms: ["open", "read", "write"],
+        tclass: "file",
+        tcontext: "system_u:object_r:kubernetes_file_t:s0",
+        permissive: true,
+        exe: "/usr/bin/aide",
+        userSpace: false,
+      },
+    });
+    expect(stats.incomplete).toBe(0);
+  });
+
+  it("flushes a group whose EOE never comes once newer records arrive", () => {
+    const p = new AuditParser({ groupTimeoutMs: 2000 });
+    const out: ParsedEvent[] = [];
+    p.push(avc, 1, out);
+    expect(out).toHaveLength(0);
+    p.push(AUDITD.replace("1795704541.818:5", "1666691797.000:1500"), 2, out);
+    expect(out.map((e) => e.event.kind)).toEqual(["avc", "syscall"]);
+  });
+
+  it("marks USER_AVC as user space", () => {
+    const line =
+      "type=USER_AVC msg=audit(1666691794.900:1440): pid=812 uid=81 auid=4294967295 ses=4294967295 subj=system_u:system_r:system_dbusd_t:s0-s0:c0.c1023 msg='avc:  denied  { send_msg } for msgtype=method_call interface=org.freedesktop.DBus dest=org.freedesktop.DBus spid=1 tpid=812 scontext=system_u:system_r:init_t:s0 tcontext=system_u:system_r:system_dbusd_t:s0 tclass=dbus permissive=0  exe=\"/usr/bin/dbus-daemon\" sauid=81 hostname=? addr=? terminal=?'";
+    const { events } = parse([line]);
+    expect(events[0]?.event).toMatchObject({
+      kind: "avc",
+      userSpace: true,
+      tclass: "dbus",
+      perms: ["send_msg"],
+      permissive: false,
+    });
+  });
+
+  it("reads AppArmor records in auditd, APPARMOR_* and printk forms, with hex names", () => {
+    const name = kernelString("/tmp/a b");
+    const lines = [
+      `type=AVC msg=audit(1668191154.949:64): apparmor="ALLOWED" operation="open" profile="web" name=${name} pid=4166 comm="app" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
+      'type=APPARMOR_DENIED msg=audit(1668191154.950:65): apparmor="DENIED" operation="capable" profile="web" pid=4166 comm="app" capability=12 capname="net_admin"',
+      'Nov 26 14:47:01 node1 kernel: audit: type=1400 audit(1668191154.951:66): apparmor="ALLOWED" operation="create" profile="web" pid=4166 comm="app" family="inet" sock_type="stream" protocol=6 requested_mask="create" denied_mask="create"',
+    ];
+    const { events } = parse(lines);
+    expect(events.map((e) => e.event)).toMatchObject([
+      {
+        kind: "apparmor",
+        apparmor: "ALLOWED",
+        operation: "open",
+        name: "/tmp/a b",
+        requestedMask: "r",
+        deniedMask: "r",
+      },
+      { kind: "apparmor", apparmor: "DENIED", operation: "capable", capname: "net_admin" },
+      { kind: "apparmor", operation: "create", family: "inet", sockType: "stream", protocol: 6 },
+    ]);
+  });
+
+  it("keeps a subj label with spaces as one value", () => {
+    const line = AUDITD.replace("subj=unconfined", "subj=/usr/sbin/cupsd (enforce)");
+    const { events } = parse([line]);
+    expect(events[0]?.event).toMatchObject({ pid: 8061, name: "openat" });
+  });
+});
+
+describe("properties", () => {
+  it("never throws, whatever the input", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.string(),
+            fc.uint8Array().map((b) => Buffer.from(b).toString("latin1")),
+          ),
+        ),
+        (lines) => {
+          parse(lines);
+          parse(lines, { kinds: ["syscall"] });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("never throws on mutations of real records", () => {
+    fc.assert(
+      fc.property(fc.nat(AUDITD.length), fc.string({ maxLength: 8 }), (at, ins) => {
+        parse([AUDITD.slice(0, at) + ins + AUDITD.slice(at)]);
+      }),
+    );
+  });
+
+  it("round-trips quoted and hex-encoded strings", () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 64, unit: "grapheme" }), (s) => {
+        fc.pre(s !== "(null)" && !/^[0-9A-F]+$/.test(s));
+        const line = AUDITD.replace('comm="cat"', `comm=${kernelString(s)}`).replace(
+          'exe="/usr/bin/cat"',
+          `exe=${kernelString(`/x/${s}`)}`,
+        );
+        const ev = parse([line]).events[0]?.event;
+        expect(ev?.comm).toBe(s);
+        expect(ev?.exe).toBe(`/x/${s}`);
+      }),
+    );
+  });
+
+  it("the SECCOMP fast path agrees with the full parser", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("c000003e", "40000003", "c00000b7", "C000003E"),
+        fc.nat(400),
+        fc.string({ maxLength: 20 }),
+        fc.nat(99999),
+        (arch, nr, comm, pid) => {
+          const line = AUDITD.replace("arch=c000003e syscall=257", `arch=${arch} syscall=${nr}`)
+            .replace('comm="cat"', `comm=${kernelString(comm || "x")}`)
+            .replace("pid=8061", `pid=${pid}`);
+          const full = parse([line]);
+          const fast = parse([line], { kinds: ["syscall"] });
+          expect(fast.events).toEqual(full.events);
+          expect(fast.stats.dropped).toEqual(full.stats.dropped);
+        },
+      ),
+    );
+  });
+});
