@@ -1,1 +1,4 @@
+export { type RuncOptions, type RuncResult, runcBundle, runcRun } from "@secprof/recorder";
 export * from "./requirements.js";
+export * from "./strace.js";
+export * from "./workloads.js";

@@ -1,0 +1,559 @@
+/**
+ * bench/parse: audit-log parsing throughput on one core, against ausearch and laurel.
+ *
+ *   npx vite-node bench/parse.ts [--lines 1000000] [--seed 1] [--runs 3] [--ext-runs 1]
+ *                                [--builtin-templates] [--no-ext] [--no-verify] [--keep]
+ *
+ * Generates (or reuses) a seeded corpus under /tmp/secprof-bench, warms the page cache, then runs
+ * every measured thing as a child process pinned to the last CPU:
+ *   - ours, read + LineSplitter only (the floor under both parser modes);
+ *   - ours, full parse with grouping (all kinds);
+ *   - ours, the SECCOMP fast path (`kinds: ["syscall"]`);
+ *   - `ausearch --raw` and `ausearch -i` on the same file, output to /dev/null;
+ *   - laurel fed the file on stdin, writing its JSON to a temp directory.
+ * Our parser is bundled from packages/core/src (not dist) into one file for plain node.
+ * Budgets are reported, not asserted: the exit code is 0 unless our parser fails.
+ */
+import { closeSync, createReadStream, mkdirSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { AuditParser, LineSplitter, type ParsedEvent, type ParserStats } from "@secprof/core";
+import { type CorpusInfo, ensureAuditCorpus } from "./lib/audit-corpus.js";
+import {
+  bundleForNode,
+  hasCommand,
+  median,
+  pinHarness,
+  type RunResult,
+  runMeasured,
+  warmFile,
+} from "./lib/measure.js";
+import {
+  type BudgetCheck,
+  checkBudget,
+  fmtFixed,
+  fmtInt,
+  fmtRatio,
+  fmtSi,
+  formatBudgets,
+  formatTable,
+  writeResults,
+} from "./lib/report.js";
+
+const BUDGET_FULL_LINES_PER_S = 600_000;
+const BUDGET_SECCOMP_LINES_PER_S = 2_500_000;
+
+type OurMode = "split" | "full" | "seccomp";
+
+/** What a worker prints (one JSON line) after parsing the file. */
+interface WorkerReport {
+  mode: OurMode;
+  lines: number;
+  bytes: number;
+  events: number;
+  /** Read + split + parse, timed inside the worker (wall clock). */
+  loopS: number;
+  stats: ParserStats | undefined;
+  overlong: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker: runs inside the pinned child process.
+
+async function worker(mode: OurMode, file: string): Promise<void> {
+  const splitter = new LineSplitter();
+  const parser =
+    mode === "full"
+      ? new AuditParser()
+      : mode === "seccomp"
+        ? new AuditParser({ kinds: ["syscall"] })
+        : undefined;
+  const out: ParsedEvent[] = [];
+  let lines = 0;
+  let bytes = 0;
+  let events = 0;
+  const onLine =
+    parser === undefined
+      ? () => {
+          lines++;
+        }
+      : (line: string) => {
+          parser.push(line, ++lines, out);
+        };
+  const t0 = process.hrtime.bigint();
+  // The CLI's input path: 1 MiB chunks from a read stream.
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    const buf = chunk as Buffer;
+    bytes += buf.length;
+    splitter.push(buf, onLine);
+    events += out.length;
+    out.length = 0;
+  }
+  splitter.end(onLine);
+  parser?.flush(out);
+  events += out.length;
+  const loopS = Number(process.hrtime.bigint() - t0) / 1e9;
+  const report: WorkerReport = {
+    mode,
+    lines,
+    bytes,
+    events,
+    loopS,
+    stats: parser?.stats,
+    overlong: splitter.overlong,
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+
+interface Row {
+  tool: string;
+  mode: string;
+  /** Seconds the throughput is computed from: in-worker loop time for ours, process wall for others. */
+  seconds: number | undefined;
+  linesPerS: number | undefined;
+  mbPerS: number | undefined;
+  /** Process wall time, spawn to exit (median run for ours). */
+  wallS: number | undefined;
+  cpuS: number | undefined;
+  maxRssMb: number | undefined;
+  events: number | undefined;
+  expectedEvents: number | undefined;
+  runs: number;
+  note: string;
+}
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+function cpuOf(r: RunResult): number | undefined {
+  return r.userS === undefined || r.sysS === undefined ? undefined : r.userS + r.sysS;
+}
+
+function rowOf(
+  tool: string,
+  mode: string,
+  corpus: CorpusInfo,
+  r: RunResult,
+  seconds: number,
+  events: number | undefined,
+  expectedEvents: number | undefined,
+  runs: number,
+  note: string,
+): Row {
+  return {
+    tool,
+    mode,
+    seconds,
+    linesPerS: corpus.lines / seconds,
+    mbPerS: corpus.bytes / 1e6 / seconds,
+    wallS: r.wallS,
+    cpuS: cpuOf(r),
+    maxRssMb: r.maxRssKb === undefined ? undefined : r.maxRssKb / 1024,
+    events,
+    expectedEvents,
+    runs,
+    note,
+  };
+}
+
+function failedRow(tool: string, mode: string, note: string): Row {
+  return {
+    tool,
+    mode,
+    seconds: undefined,
+    linesPerS: undefined,
+    mbPerS: undefined,
+    wallS: undefined,
+    cpuS: undefined,
+    maxRssMb: undefined,
+    events: undefined,
+    expectedEvents: undefined,
+    runs: 0,
+    note,
+  };
+}
+
+function describeFailure(r: RunResult): string {
+  if (r.timedOut) return "timed out";
+  const why = r.stderr.trim().split("\n").slice(-2).join(" / ").slice(0, 160);
+  return `exit ${r.code ?? r.signal ?? "?"}${why ? `: ${why}` : ""}`;
+}
+
+async function ours(
+  bundle: string,
+  mode: OurMode,
+  corpus: CorpusInfo,
+  cpu: number | undefined,
+  runs: number,
+): Promise<{ row: Row; report: WorkerReport } | { error: string }> {
+  const results: { r: RunResult; rep: WorkerReport }[] = [];
+  for (let i = 0; i < runs; i++) {
+    const r = await runMeasured(process.execPath, [bundle, "--worker", mode, corpus.file], {
+      cpu,
+      stdout: "pipe",
+    });
+    const line = r.stdout.trim().split("\n").pop() ?? "";
+    if (r.code !== 0 || !line.startsWith("{")) return { error: describeFailure(r) };
+    results.push({ r, rep: JSON.parse(line) as WorkerReport });
+  }
+  const mid = median(results.map((x) => x.rep.loopS));
+  const pick = results.find((x) => x.rep.loopS === mid) ?? results[0];
+  if (pick === undefined) return { error: "no runs" };
+  const { r, rep } = pick;
+  if (rep.lines !== corpus.lines) return { error: `read ${rep.lines} lines, corpus has ${corpus.lines}` };
+  const expected =
+    mode === "full" ? corpus.expect.full : mode === "seccomp" ? corpus.expect.seccomp : undefined;
+  const name = {
+    split: "read + LineSplitter only",
+    full: "full parse + grouping",
+    seccomp: "SECCOMP fast path",
+  }[mode];
+  const row = rowOf(
+    "secprof",
+    name,
+    corpus,
+    r,
+    rep.loopS,
+    mode === "split" ? undefined : rep.events,
+    expected,
+    runs,
+    runs > 1 ? `median of ${runs}` : "",
+  );
+  return { row, report: rep };
+}
+
+async function external(
+  tool: string,
+  mode: string,
+  cmd: string,
+  args: string[],
+  corpus: CorpusInfo,
+  cpu: number | undefined,
+  runs: number,
+  opts: { stdin?: string; before?: () => void; after?: (r: RunResult) => { events?: number; note?: string } },
+): Promise<Row> {
+  if (!hasCommand(cmd)) return failedRow(tool, mode, `${cmd} not installed`);
+  const done: { r: RunResult; events: number | undefined; note: string }[] = [];
+  for (let i = 0; i < runs; i++) {
+    opts.before?.();
+    const r = await runMeasured(cmd, args, {
+      cpu,
+      stdout: "ignore",
+      ...(opts.stdin === undefined ? {} : { stdin: opts.stdin }),
+      timeoutMs: 30 * 60_000,
+    });
+    if (r.code !== 0) {
+      // ausearch exits 1 when nothing matched; anything else is a failure to report.
+      return failedRow(tool, mode, `could not run: ${describeFailure(r)}`);
+    }
+    const extra = opts.after?.(r) ?? {};
+    done.push({ r, events: extra.events, note: extra.note ?? "" });
+  }
+  const mid = median(done.map((d) => d.r.wallS));
+  const pick = done.find((d) => d.r.wallS === mid) ?? done[0];
+  if (pick === undefined) return failedRow(tool, mode, "no runs");
+  return rowOf(tool, mode, corpus, pick.r, pick.r.wallS, pick.events, undefined, runs, pick.note);
+}
+
+/** Untimed: runs `ausearch -i` once more into a pipe to count the events and records it printed. */
+async function countAusearch(file: string): Promise<{ events: number; records: number } | undefined> {
+  const { spawn } = await import("node:child_process");
+  return new Promise((resolvePromise) => {
+    const child = spawn("ausearch", ["--input", file, "-i"], { stdio: ["ignore", "pipe", "ignore"] });
+    let events = 0;
+    let records = 0;
+    let carry = "";
+    child.stdout.setEncoding("latin1");
+    child.stdout.on("data", (s: string) => {
+      const text = carry + s;
+      let start = 0;
+      for (;;) {
+        const nl = text.indexOf("\n", start);
+        if (nl < 0) break;
+        if (text.startsWith("----", start)) events++;
+        else if (text.startsWith("type=", start)) records++;
+        start = nl + 1;
+      }
+      carry = text.slice(start);
+    });
+    child.on("error", () => resolvePromise(undefined));
+    child.on("close", (code) => resolvePromise(code === 0 ? { events, records } : undefined));
+  });
+}
+
+function laurelConfig(dir: string): string {
+  const cfg = join(dir, "laurel.toml");
+  // Enrichment off (it would read /proc of pids that do not exist), JSON to a file in `dir`.
+  writeFileSync(
+    cfg,
+    [
+      `directory = "${dir}"`,
+      "statusreport-period = 0",
+      "[auditlog]",
+      'file = "laurel.json"',
+      "size = 100000000000",
+      "generations = 1",
+      "[translate]",
+      "universal = false",
+      "user-db = false",
+      "[enrich]",
+      "pid = false",
+      "container = false",
+      "script = false",
+      "execve-env = []",
+      "",
+    ].join("\n"),
+  );
+  return cfg;
+}
+
+function countLines(file: string): number {
+  const fd = openSync(file, "r");
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let n = 0;
+  try {
+    for (;;) {
+      const got = readSync(fd, buf, 0, buf.length, null);
+      if (got === 0) break;
+      let at = buf.indexOf(10, 0);
+      while (at >= 0 && at < got) {
+        n++;
+        at = buf.indexOf(10, at + 1);
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return n;
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    options: {
+      worker: { type: "string" },
+      lines: { type: "string", default: "1000000" },
+      seed: { type: "string", default: "1" },
+      dir: { type: "string", default: "/tmp/secprof-bench" },
+      runs: { type: "string", default: "3" },
+      "ext-runs": { type: "string", default: "1" },
+      "builtin-templates": { type: "boolean", default: false },
+      "no-ext": { type: "boolean", default: false },
+      "no-verify": { type: "boolean", default: false },
+      keep: { type: "boolean", default: false },
+      out: { type: "string", default: join(repoRoot, "bench", "out") },
+    },
+    allowPositionals: true,
+  });
+  if (values.worker !== undefined) {
+    const file = positionals[0];
+    const mode = values.worker;
+    if (file === undefined || (mode !== "split" && mode !== "full" && mode !== "seccomp")) {
+      throw new Error(`usage: --worker split|full|seccomp FILE`);
+    }
+    await worker(mode, file);
+    return 0;
+  }
+
+  const lines = Number(values.lines);
+  const runs = Math.max(1, Number(values.runs));
+  const extRuns = Math.max(1, Number(values["ext-runs"]));
+  const pin = pinHarness();
+  console.log(`bench/parse: ${pin.note}`);
+
+  const corpus = ensureAuditCorpus({
+    lines,
+    seed: Number(values.seed),
+    dir: values.dir,
+    fixtureDir: values["builtin-templates"] ? undefined : join(repoRoot, "packages/testkit/fixtures/audit"),
+  });
+  const fixtureKinds = Object.entries(corpus.templates)
+    .filter(([, s]) => s === "fixture")
+    .map(([k]) => k);
+  const seccompShare = (corpus.recordTypes.SECCOMP ?? 0) / corpus.lines;
+  console.log(
+    `corpus: ${corpus.file}\n  ${fmtInt(corpus.lines)} lines, ${fmtFixed(corpus.bytes / 1e6, 1)} MB ` +
+      `(${Math.round(corpus.bytes / corpus.lines)} B/line), ${fmtInt(corpus.events)} events; ` +
+      `SECCOMP ${(seccompShare * 100).toFixed(1)}% of lines, AVC ${fmtInt(corpus.recordTypes.AVC)} ` +
+      `(AppArmor ${fmtInt(corpus.eventKinds.apparmor)}), USER_AVC ${fmtInt(corpus.recordTypes.USER_AVC)}` +
+      `${corpus.generatedMs > 0 ? "" : " (cached)"}\n  templates from fixtures: ${fixtureKinds.join(" ") || "none"}`,
+  );
+  const warm = warmFile(corpus.file);
+  console.log(
+    `page cache warmed: read ${fmtFixed(warm.bytes / 1e6, 0)} MB in ${fmtFixed(warm.seconds, 2)} s`,
+  );
+
+  const work = join(values.dir, `run-${process.pid}`);
+  mkdirSync(work, { recursive: true });
+  const bundle = join(work, "parse-worker.mjs");
+  await bundleForNode(repoRoot, fileURLToPath(import.meta.url), bundle);
+
+  const rows: Row[] = [];
+  const reports: WorkerReport[] = [];
+  let oursFailed = false;
+  for (const mode of ["split", "full", "seccomp"] as const) {
+    const res = await ours(bundle, mode, corpus, pin.cpu, runs);
+    if ("error" in res) {
+      oursFailed = true;
+      console.error(`secprof ${mode}: ${res.error}`);
+      rows.push(failedRow("secprof", mode, res.error));
+    } else {
+      rows.push(res.row);
+      reports.push(res.report);
+    }
+    const last = rows[rows.length - 1];
+    console.log(`  ran secprof ${mode}: ${fmtSi(last?.linesPerS)} lines/s`);
+  }
+
+  if (!values["no-ext"]) {
+    const ausearchRaw = await external(
+      "ausearch",
+      "--raw",
+      "ausearch",
+      ["--input", corpus.file, "--raw"],
+      corpus,
+      pin.cpu,
+      extRuns,
+      {},
+    );
+    rows.push(ausearchRaw);
+    console.log(`  ran ausearch --raw: ${fmtSi(ausearchRaw.linesPerS)} lines/s`);
+    const ausearchI = await external(
+      "ausearch",
+      "-i (interpret)",
+      "ausearch",
+      ["--input", corpus.file, "-i"],
+      corpus,
+      pin.cpu,
+      extRuns,
+      {},
+    );
+    rows.push(ausearchI);
+    console.log(`  ran ausearch -i: ${fmtSi(ausearchI.linesPerS)} lines/s`);
+    if (!values["no-verify"] && ausearchI.seconds !== undefined) {
+      const counted = await countAusearch(corpus.file);
+      if (counted !== undefined) {
+        for (const row of [ausearchRaw, ausearchI]) {
+          row.events = counted.events;
+          // ausearch 3.0.9 skips AppArmor-style AVC events as malformed, and prints LOGIN apart
+          // from the SYSCALL/PROCTITLE records of its event.
+          row.expectedEvents =
+            corpus.events - (corpus.eventKinds.apparmor ?? 0) + (corpus.eventKinds.login ?? 0);
+          row.note = `${fmtInt(counted.records)} records printed`;
+        }
+      }
+    }
+
+    const laurelDir = join(work, "laurel");
+    mkdirSync(laurelDir, { recursive: true });
+    const cfg = laurelConfig(laurelDir);
+    const laurelOut = join(laurelDir, "laurel.json");
+    const laurel = await external(
+      "laurel",
+      "JSON to file, enrichment off",
+      "laurel",
+      ["--config", cfg],
+      corpus,
+      pin.cpu,
+      extRuns,
+      {
+        stdin: corpus.file,
+        before: () => rmSync(laurelOut, { force: true }),
+        after: () => {
+          try {
+            return { events: countLines(laurelOut) };
+          } catch (e) {
+            return { note: `no output: ${String(e)}` };
+          }
+        },
+      },
+    );
+    laurel.expectedEvents = corpus.events;
+    rows.push(laurel);
+    console.log(`  ran laurel: ${fmtSi(laurel.linesPerS)} lines/s`);
+  }
+
+  // Table
+  const full = rows.find((r) => r.tool === "secprof" && r.mode.startsWith("full"));
+  const fast = rows.find((r) => r.tool === "secprof" && r.mode.startsWith("SECCOMP"));
+  const isOurs = (r: Row) => r.tool === "secprof";
+  const table = formatTable(
+    [
+      "tool",
+      "mode",
+      "lines/s",
+      "MB/s",
+      "time s",
+      "proc wall s",
+      "cpu s",
+      "RSS MB",
+      "events",
+      "expected",
+      "full ÷ it",
+      "seccomp ÷ it",
+    ],
+    rows.map((r) => [
+      r.tool,
+      r.mode,
+      r.linesPerS,
+      fmtFixed(r.mbPerS, 0),
+      fmtFixed(r.seconds, 2),
+      fmtFixed(r.wallS, 2),
+      fmtFixed(r.cpuS, 2),
+      fmtFixed(r.maxRssMb, 0),
+      fmtInt(r.events),
+      r.expectedEvents === undefined ? "–" : r.events === r.expectedEvents ? "= ✓" : fmtInt(r.expectedEvents),
+      isOurs(r) ? "" : fmtRatio(full?.linesPerS, r.linesPerS),
+      isOurs(r) ? "" : fmtRatio(fast?.linesPerS, r.linesPerS),
+    ]),
+  );
+  console.log(`\n${table}`);
+  console.log(
+    "\ntime s: read+split+parse inside the worker for secprof (node start-up excluded), process wall for the others;" +
+      "\nlines/s and MB/s come from it. proc wall s: spawn to exit. cpu s / RSS: /usr/bin/time. All on one core." +
+      "\nevents: secprof counts the events it emits (SECCOMP, SELinux AVC, AppArmor, USER_AVC); ausearch counts all" +
+      "\nevents it prints (counted in an extra untimed run); laurel counts its JSON lines.",
+  );
+  for (const r of rows) if (r.note && r.runs === 0) console.log(`note: ${r.tool} ${r.mode}: ${r.note}`);
+  for (const r of rows)
+    if (r.note && r.runs > 0 && !isOurs(r)) console.log(`note: ${r.tool} ${r.mode}: ${r.note}`);
+
+  const budgets: BudgetCheck[] = [
+    checkBudget(
+      "full parse (one core)",
+      full?.linesPerS ?? Number.NaN,
+      { min: BUDGET_FULL_LINES_PER_S },
+      "lines/s",
+    ),
+    checkBudget(
+      "SECCOMP fast path (one core)",
+      fast?.linesPerS ?? Number.NaN,
+      { min: BUDGET_SECCOMP_LINES_PER_S },
+      "lines/s",
+    ),
+  ];
+  console.log(`\n${formatBudgets(budgets)}`);
+
+  const file = writeResults(values.out, "parse", {
+    corpus,
+    pinning: pin.note,
+    rows,
+    workers: reports,
+    budgets,
+  });
+  console.log(`\nresults: ${file}`);
+  if (!values.keep) rmSync(work, { recursive: true, force: true });
+  return oursFailed ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,187 @@
+import { createHash } from "node:crypto";
+import {
+  ANNOTATION_PREFIX,
+  canonicalJson,
+  ObjectName,
+  ociSeccomp,
+  type SeccompSources,
+  seccompProfileCR,
+  seccompProvenance,
+  seccompSpec,
+} from "@secprof/core";
+import {
+  type LocalRecorder,
+  type RunResult,
+  resolveCommand,
+  runcRecording,
+  runLocal,
+} from "@secprof/recorder";
+import { stringify } from "yaml";
+import { writeFilesAtomically } from "./write-files.js";
+
+export type RecorderName = "bpf" | "logs";
+
+export interface RecordOptions {
+  recorder: RecorderName;
+  name: string;
+  out: string;
+  forRuntime: "runc" | undefined;
+  argv: string[];
+}
+
+export interface RecordDeps {
+  /** `inContainer`: CMD is an OCI runtime starting the container to record. */
+  makeRecorder: (name: RecorderName, inContainer: boolean) => LocalRecorder;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  stderr: { write(s: string): unknown; isTTY?: boolean };
+  interrupt: (stop: (signal: NodeJS.Signals) => void) => void;
+}
+
+/** PATH inside the container `--for runc` starts. */
+const CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** EX_IOERR: profiles could not be written. */
+const EXIT_WRITE_FAILED = 74;
+
+function fail(deps: RecordDeps, msg: string, code: number): number {
+  deps.stderr.write(`secprof record: ${msg}\n`);
+  return code;
+}
+
+/** Starts the chosen recorder; if it cannot run here, falls back to the other with a warning. */
+async function startRecorder(
+  deps: RecordDeps,
+  wanted: RecorderName,
+  explicit: boolean,
+  inContainer: boolean,
+): Promise<LocalRecorder | string> {
+  const first = deps.makeRecorder(wanted, inContainer);
+  const problem = await first.start();
+  if (problem === undefined) return first;
+  if (explicit) return `the ${wanted} recorder cannot run: ${problem}`;
+  const otherName: RecorderName = wanted === "bpf" ? "logs" : "bpf";
+  const other = deps.makeRecorder(otherName, inContainer);
+  const otherProblem = await other.start();
+  if (otherProblem !== undefined)
+    return `no recorder can run here.\n  ${wanted}: ${problem}\n  ${otherName}: ${otherProblem}`;
+  deps.stderr.write(
+    `secprof record: warning: the ${wanted} recorder cannot run (${problem}); using ${otherName}\n`,
+  );
+  return other;
+}
+
+function liveLine(
+  deps: RecordDeps,
+): ((ms: number, p: { syscalls: number; events: number }) => void) | undefined {
+  if (deps.stderr.isTTY !== true) return undefined;
+  let lastEvents = 0;
+  return (ms, p) => {
+    const rate = p.events - lastEvents;
+    lastEvents = p.events;
+    deps.stderr.write(
+      `\r\x1b[2Ksecprof: ${(ms / 1000).toFixed(0)} s · ${p.syscalls} syscalls · ${rate} events/s`,
+    );
+  };
+}
+
+export async function record(
+  opts: RecordOptions,
+  deps: RecordDeps,
+  recorderExplicit: boolean,
+): Promise<number> {
+  const name = ObjectName.safeParse(opts.name);
+  if (!name.success)
+    return fail(
+      deps,
+      `invalid --name ${JSON.stringify(opts.name)}: ${name.error.issues[0]?.message ?? "invalid"}`,
+      2,
+    );
+  const cmd = opts.argv[0];
+  if (cmd === undefined) return fail(deps, "no command given: secprof record [options] -- CMD [ARGS...]", 2);
+  const inContainer = opts.forRuntime !== undefined;
+  const resolved = await resolveCommand(cmd, inContainer ? CONTAINER_PATH : deps.env.PATH);
+  if (!resolved.ok) return fail(deps, resolved.message, resolved.code);
+
+  const rec = await startRecorder(deps, opts.recorder, recorderExplicit, inContainer);
+  if (typeof rec === "string") return fail(deps, rec, 1);
+  const container = inContainer
+    ? await runcRecording(opts.argv, rec.name, deps.cwd, { ...deps.env, PATH: CONTAINER_PATH })
+    : undefined;
+  const tick = liveLine(deps);
+  let run: RunResult;
+  try {
+    run = await runLocal(rec, container?.argv ?? opts.argv, deps.env, {
+      ...(tick === undefined ? {} : { onTick: tick }),
+      interrupt: deps.interrupt,
+    });
+  } finally {
+    await container?.cleanup();
+  }
+  if (tick !== undefined) deps.stderr.write("\r\x1b[2K");
+
+  const { runtime } = run.result;
+  const sources: SeccompSources =
+    runtime === undefined ? { workload: run.result.syscalls } : { workload: run.result.syscalls, runtime };
+  const files = renderSeccomp(opts.name, rec.name, sources, run);
+  try {
+    await writeFilesAtomically(opts.out, files);
+  } catch (err) {
+    fail(deps, (err as Error).message, EXIT_WRITE_FAILED);
+    return EXIT_WRITE_FAILED;
+  }
+  deps.stderr.write(summary(opts, rec.name, sources, run, files));
+  return run.exitCode;
+}
+
+function renderSeccomp(
+  name: string,
+  recorder: RecorderName,
+  sources: SeccompSources,
+  run: RunResult,
+): Map<string, string> {
+  const spec = seccompSpec(sources);
+  const json = canonicalJson(ociSeccomp(spec));
+  const prov = seccompProvenance(sources);
+  const annotations: Record<string, string> = {
+    [`${ANNOTATION_PREFIX}/recorder`]: recorder,
+    [`${ANNOTATION_PREFIX}/syscall-sources`]: JSON.stringify({
+      workload: prov.workload,
+      runtime: prov.runtimeOnly,
+    }),
+  };
+  if (run.result.incomplete.length > 0)
+    annotations[`${ANNOTATION_PREFIX}/incomplete`] = run.result.incomplete.join("; ");
+  const cr = seccompProfileCR({ name, annotations }, spec);
+  return new Map([
+    [`${name}.seccomp.json`, json],
+    [`${name}.seccomp.yaml`, stringify(cr, { lineWidth: 0 })],
+  ]);
+}
+
+function summary(
+  opts: RecordOptions,
+  recorder: RecorderName,
+  sources: SeccompSources,
+  run: RunResult,
+  files: Map<string, string>,
+): string {
+  const prov = seccompProvenance(sources);
+  const spec = seccompSpec(sources);
+  const lines = [
+    "",
+    `secprof: recorded \`${opts.argv.join(" ")}\` with the ${recorder} recorder in ${(run.durationMs / 1000).toFixed(2)} s (exit ${run.exitCode}${run.interrupted ? ", interrupted" : ""})`,
+    `  arches:   ${(spec.architectures ?? []).join(", ") || "none"}`,
+    `  syscalls: ${prov.workload.length} from the workload${sources.runtime === undefined ? "" : ` + ${prov.runtimeOnly.length} measured from ${opts.forRuntime} (${prov.runtimeOnly.join(", ") || "none"})`}`,
+  ];
+  for (const [file, content] of files) {
+    lines.push(
+      `  wrote    ${opts.out}/${file}  sha256:${createHash("sha256").update(content).digest("hex").slice(0, 16)}…`,
+    );
+  }
+  if (run.result.incomplete.length > 0) {
+    lines.push("  INCOMPLETE: the profile may miss syscalls:");
+    for (const why of run.result.incomplete) lines.push(`    - ${why}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,3 @@
+export * from "./canonical.js";
+export * from "./seccomp.js";
+export * from "./syscall-set.js";

@@ -1,0 +1,64 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { LineSplitter } from "./line-splitter.js";
+
+/** Reference: complete lines of `text`, minus those longer than `max`, and where the last complete one ends. */
+function reference(text: string, max: number) {
+  const end = text.lastIndexOf("\n") + 1;
+  const all = end === 0 ? [] : text.slice(0, end - 1).split("\n");
+  const kept = all.filter((l) => l.length <= max);
+  return { lines: kept, dropped: all.length - kept.length, committed: end };
+}
+
+function feed(s: LineSplitter, text: string, cuts: number[]): string[] {
+  const out: string[] = [];
+  let at = 0;
+  for (const cut of [...cuts.filter((c) => c < text.length).sort((a, b) => a - b), text.length]) {
+    out.push(...s.push(text.slice(at, cut)));
+    at = Math.max(at, cut);
+  }
+  return out;
+}
+
+describe("LineSplitter", () => {
+  it("gives the same lines, drops and offsets however the bytes are chunked", () => {
+    const text = fc.array(fc.oneof(fc.constantFrom("\n", "a", "\xff", "\r"), fc.string({ maxLength: 12 })), {
+      maxLength: 60,
+    });
+    fc.assert(
+      fc.property(text, fc.array(fc.nat(400)), fc.integer({ min: 1, max: 10 }), (parts, cuts, max) => {
+        const joined = parts.join("");
+        const s = new LineSplitter(max, 0);
+        const want = reference(joined, max);
+        expect(feed(s, joined, cuts)).toEqual(want.lines);
+        expect(s.dropped).toBe(want.dropped);
+        expect(s.committed).toBe(want.committed);
+        expect(s.position).toBe(joined.length);
+      }),
+    );
+  });
+
+  it("never holds more than the limit of a long line", () => {
+    const s = new LineSplitter(8, 100);
+    expect(s.push("x".repeat(20))).toEqual([]);
+    expect(s.position).toBe(120);
+    expect(s.push("yy\nok\n")).toEqual(["ok"]);
+    expect(s.dropped).toBe(1);
+    expect(s.committed).toBe(126);
+  });
+
+  it("finish() delivers an unterminated last line once", () => {
+    const s = new LineSplitter(100, 0);
+    expect(s.push("a\nb")).toEqual(["a"]);
+    expect(s.finish()).toEqual(["b"]);
+    expect(s.finish()).toEqual([]);
+    expect(s.committed).toBe(3);
+  });
+
+  it("skipToNewline starts at the next line without counting a drop", () => {
+    const s = new LineSplitter(100, 10, true);
+    expect(s.push("tail of a line\nnext\n")).toEqual(["next"]);
+    expect(s.dropped).toBe(0);
+    expect(s.committed).toBe(10 + 20);
+  });
+});

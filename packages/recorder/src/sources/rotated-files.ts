@@ -1,0 +1,124 @@
+import type { FileHandle } from "node:fs/promises";
+import { open, readdir } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+
+export interface FileId {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/** A file opened by name whose identity was then read from the handle, so a later rename cannot change it. */
+export interface OpenedFile extends FileId {
+  readonly fh: FileHandle;
+  readonly name: string;
+  /** False for the followed path itself, true for its rotated copies (audit.log.1, audit.log-20240131, ...). */
+  readonly rotated: boolean;
+  /** Size and mtime when opened. */
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+export const sameFile = (a: FileId, b: FileId): boolean => a.dev === b.dev && a.ino === b.ino;
+
+const COMPRESSED = /\.(gz|xz|bz2|zst|lz4|lzma|Z|zip)$/;
+
+/**
+ * Rotated copies of `base` among directory `entries`, newest first: numbered ones (auditd and logrotate's
+ * default: `.1` is the newest), then dated ones (logrotate `dateext`), whose names sort by date. Compressed
+ * copies are left out: their bytes are not the bytes a checkpoint offset refers to.
+ */
+export function rotatedNames(base: string, entries: readonly string[]): string[] {
+  const numbered: Array<[number, string]> = [];
+  const dated: string[] = [];
+  for (const e of entries) {
+    if (e.length <= base.length + 1 || !e.startsWith(base) || COMPRESSED.test(e)) continue;
+    const sep = e[base.length];
+    if (sep !== "." && sep !== "-") continue;
+    const suffix = e.slice(base.length + 1);
+    if (/^\d{1,4}$/.test(suffix)) numbered.push([Number(suffix), e]);
+    else if (/\d/.test(suffix)) dated.push(e);
+  }
+  numbered.sort((a, b) => a[0] - b[0]);
+  dated.sort().reverse();
+  return [...numbered.map(([, e]) => e), ...dated];
+}
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Opens `path` and pins its identity; undefined when it does not exist. */
+export async function openPinned(path: string, rotated = false): Promise<OpenedFile | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "r");
+  } catch (e) {
+    if (errno(e) === "ENOENT") return undefined;
+    throw e;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      await fh.close();
+      return undefined;
+    }
+    return {
+      fh,
+      name: basename(path),
+      rotated,
+      dev: st.dev,
+      ino: st.ino,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+    };
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+}
+
+/**
+ * Opens the followed file, then its rotated copies newest first, stopping after the first file `stop`
+ * accepts. Walking newest to oldest means a rotation in the middle of the walk (names shift towards older)
+ * can make a file show up twice but never skips one; the second sighting is closed.
+ */
+export async function openNewestFirst(
+  path: string,
+  stop: (f: OpenedFile) => boolean = () => false,
+): Promise<OpenedFile[]> {
+  const dir = dirname(path);
+  let entries: string[] = [];
+  try {
+    entries = await readdir(dir);
+  } catch (e) {
+    if (errno(e) !== "ENOENT") throw e;
+  }
+  const names = [basename(path), ...rotatedNames(basename(path), entries)];
+  const out: OpenedFile[] = [];
+  for (const [i, name] of names.entries()) {
+    let f: OpenedFile | undefined;
+    try {
+      f = await openPinned(join(dir, name), i > 0);
+    } catch (e) {
+      // An unreadable rotated copy must not stop us following the live file.
+      if (i === 0) {
+        await closeAll(out);
+        throw e;
+      }
+      continue;
+    }
+    if (f === undefined) continue;
+    const file = f;
+    if (out.some((o) => sameFile(o, file))) {
+      await file.fh.close();
+      continue;
+    }
+    out.push(file);
+    if (stop(file)) break;
+  }
+  return out;
+}
+
+export async function closeAll(files: readonly OpenedFile[], except?: FileHandle): Promise<void> {
+  for (const f of files) if (f.fh !== except) await f.fh.close().catch(() => undefined);
+}
