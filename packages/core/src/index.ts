@@ -1,5 +1,5 @@
 export * from "./audit/index.js";
+export * from "./checkpoint.js";
+export * from "./profiles/index.js";
 export * from "./schemas/index.js";
 export * from "./syscalls/index.js";
-export * from "./profiles/index.js";
-export * from "./checkpoint.js";

@@ -99,7 +99,10 @@ function auditdHeader(line: string): HeaderResult {
   };
 }
 
-/** Kernel printk text after the program: `[uptime] audit: type=NNNN audit(ID): body`. */
+/**
+ * Kernel printk text after the program: `[uptime] audit: type=NNNN audit(ID): body`. Kernels
+ * before 3.x printed the record without the `audit: ` prefix (`[uptime] type=1400 audit(…)`).
+ */
 function kernelMessage(line: string, p: number, source: EventSource): HeaderResult {
   if (line.charCodeAt(p) === 91 /* [ */) {
     const close = line.indexOf("]", p);
@@ -107,10 +110,11 @@ function kernelMessage(line: string, p: number, source: EventSource): HeaderResu
     p = close + 1;
     while (line.charCodeAt(p) === 32) p++;
   }
-  if (!line.startsWith("audit: type=", p)) return line.includes("audit", p) ? "malformed" : "not_audit";
-  const sp = line.indexOf(" ", p + 12);
+  if (line.startsWith("audit: ", p)) p += 7;
+  if (!line.startsWith("type=", p)) return "not_audit";
+  const sp = line.indexOf(" ", p + 5);
   if (sp < 0) return "malformed";
-  const tok = line.slice(p + 12, sp);
+  const tok = line.slice(p + 5, sp);
   if (!/^\d+$/.test(tok)) return "malformed";
   const { type, typeNr } = typeFromToken(tok);
   const stamp = { id: "", ts: 0 };
@@ -125,6 +129,19 @@ function kernelMessage(line: string, p: number, source: EventSource): HeaderResu
     bodyStart: body,
     bodyEnd: bodyEnd(line, body),
   };
+}
+
+/**
+ * The kernel log read directly: `dmesg` (`[uptime] …`), `dmesg -r` (`<5>[uptime] …`),
+ * `dmesg --time-format=iso` (`2026-…,123456+00:00 …`) and `/dev/kmsg` (`5,SEQ,USEC,-;…`).
+ */
+const KMSG_PREFIX =
+  /^(?:<\d+>(?=\[)|\d+,\d+,\d+,[^;]*;|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d+[+-]\d\d:\d\d (?=audit|type=))/;
+
+function kmsgHeader(line: string): HeaderResult | undefined {
+  if (line.charCodeAt(0) === 91 /* [ */) return kernelMessage(line, 0, "kmsg");
+  const m = KMSG_PREFIX.exec(line);
+  return m ? kernelMessage(line, m[0].length, "kmsg") : undefined;
 }
 
 /** journald short form of a record from the audit socket: `TYPE_NAME field=…` (no audit id). */
@@ -168,8 +185,8 @@ function looksAudit(line: string): boolean {
 }
 
 function syslogHeader(line: string, journalOnly: boolean, syslogOnly: boolean): HeaderResult {
-  if (line.charCodeAt(0) === 91 /* [ */)
-    return syslogOnly || journalOnly ? "not_audit" : kernelMessage(line, 0, "kmsg");
+  const kmsg = syslogOnly || journalOnly ? undefined : kmsgHeader(line);
+  if (kmsg !== undefined) return kmsg;
   const pre = syslogPrefix(line);
   if (!pre) return looksAudit(line) ? "malformed" : "not_audit";
   // Anyone can write syslog lines with `logger`; only the kernel's own program name (and

@@ -133,6 +133,8 @@ export class AuditParser {
   private userAvc(line: string, lineNo: number, h: Header, out: ParsedEvent[]): void {
     if (!this.want.has("avc")) return this.ignore();
     const start = line.indexOf("msg='", h.bodyStart);
+    // D-Bus also reports its own AppArmor mediation as USER_AVC: that is not kernel evidence.
+    if (start >= 0 && line.startsWith("apparmor=", start + 5)) return this.drop("untrusted_source");
     const inner = start < 0 ? -1 : line.indexOf("avc:", start);
     if (inner < 0) return this.drop("malformed");
     const end = line.lastIndexOf("'");
