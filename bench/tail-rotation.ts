@@ -8,9 +8,9 @@
  *       [--kinds rename,copytruncate] [--tailers ours,logdna,node-tail] [--time-limit-s 60] [--no-backlog]
  *
  * "live": the tailer runs while the writer writes; lines/s is end to end, so it cannot exceed the writer's
- * rate (shown next to it). "backlog" (ours only; the others have no checkpoint to resume from): the writer
- * runs first, then the follower starts from a checkpoint at offset 0 of the first file and has to walk
- * every rotated file in order: that is the follower's own capacity across rotation, as after a restart.
+ * rate (shown next to it). "backlog" (ours, rename only; the others have no checkpoint to resume from): the
+ * writer runs first, then the follower starts from a checkpoint at offset 0 of the first file and has to
+ * walk every rotated file in order: the follower's own capacity across rotation, as after a restart.
  *
  * Exit code is 0 whatever the budgets say (they are reported, not asserted) unless our follower loses lines.
  */
@@ -323,7 +323,9 @@ async function main(): Promise<number> {
     for (const tailer of tailers) {
       results.push(await runTailRotation({ tailer, kind, lines, rotateMs, keep, timeLimitMs }));
     }
-    if (tailers.includes("ours") && !process.argv.includes("--no-backlog")) {
+    // Not after copytruncate: the unread bytes were copied to a new inode that a dev/ino/offset checkpoint
+    // cannot name, so a restart across copytruncate loses them by design (see docs/adr/0001).
+    if (kind === "rename" && tailers.includes("ours") && !process.argv.includes("--no-backlog")) {
       results.push(
         await runTailRotation({ tailer: "ours", kind, lines, rotateMs, keep, timeLimitMs, backlog: true }),
       );

@@ -501,9 +501,12 @@ const SCONTEXTS = [
 ];
 const PROFILES = ["docker-default", "cri-containerd.apparmor.d", "/usr/sbin/nginx", "snap.lxd.daemon"];
 
-/** Event kinds of the workload: [name, share of all lines, records per event (for weighting)]. */
+/**
+ * Event kinds of the workload: [name, relative share of lines, records per event (for weighting)].
+ * The SECCOMP share is set by `seccompShare`; the others split the rest in these proportions.
+ */
 const MIX: readonly (readonly [EventKind, number, number])[] = [
-  ["seccomp", 55, 1],
+  ["seccomp", 0, 1],
   ["exec", 18, 7.3],
   ["watch", 6, 4.3],
   ["avc", 5, 3.2],
@@ -536,6 +539,8 @@ export interface CorpusOptions {
   fixtureDir: string | undefined;
   /** Share of multi-record events that end with an EOE record (auditd 3 itself writes none). */
   eoeShare?: number;
+  /** Share of lines that are SECCOMP records (default 0.56). */
+  seccompShare?: number;
 }
 
 export interface CorpusInfo {
@@ -567,7 +572,11 @@ interface Pending {
 export function ensureAuditCorpus(opts: CorpusOptions): CorpusInfo {
   const templates = loadTemplates(opts.fixtureDir);
   const eoeShare = opts.eoeShare ?? 0.3;
-  const base = join(opts.dir, `audit-${opts.lines}-s${opts.seed}-e${eoeShare}-${templates.hash}`);
+  const seccompShare = opts.seccompShare ?? 0.56;
+  const base = join(
+    opts.dir,
+    `audit-${opts.lines}-s${opts.seed}-sc${seccompShare}-e${eoeShare}-${templates.hash}`,
+  );
   const file = `${base}.log`;
   const meta = `${base}.json`;
   if (existsSync(file) && existsSync(meta)) {
@@ -648,7 +657,14 @@ function generate(
     }
   };
 
-  const kinds = new Weighted(MIX.map(([k, share, per]) => [k, share / per] as const));
+  const seccompShare = opts.seccompShare ?? 0.56;
+  const others = MIX.reduce((sum, [, share]) => sum + share, 0);
+  const kinds = new Weighted(
+    MIX.map(
+      ([k, share, per]) =>
+        [k, (k === "seccomp" ? seccompShare : ((1 - seccompShare) * share) / others) / per] as const,
+    ),
+  );
   let ms = 1795704541818;
   const serial = new Map<string, number>([
     ["", 4000],

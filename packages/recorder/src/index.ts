@@ -2,5 +2,10 @@ export * from "./local/local-recorder.js";
 export { LogsRecorder } from "./local/logs-recorder.js";
 export { resolveCommand } from "./local/resolve-command.js";
 export { type RunResult, runLocal } from "./local/run-local.js";
+export {
+  containerOptions,
+  RUNC_INIT_COMM,
+  recordingProfile,
+  runcRecording,
+} from "./runtime/record-in-runc.js";
 export * from "./runtime/runc.js";
-export { containerOptions, RUNC_INIT_COMM, recordingProfile, runcRecording } from "./runtime/record-in-runc.js";

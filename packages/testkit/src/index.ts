@@ -2,4 +2,5 @@ export { type RuncOptions, type RuncResult, runcBundle, runcRun } from "@secprof
 export * from "./fixtures.js";
 export * from "./requirements.js";
 export * from "./strace.js";
+export * from "./tailer-contract.js";
 export * from "./workloads.js";

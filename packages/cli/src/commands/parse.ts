@@ -73,16 +73,19 @@ export async function parseStream(io: ParseIo, format: InputFormat, stats: boole
     if (!io.stdout.write(text)) await new Promise<void>((r) => io.stdout.once("drain", () => r()));
   };
   for await (const chunk of io.input) {
-    splitter.push(typeof chunk === "string" ? Buffer.from(chunk, "latin1") : (chunk as Buffer), onLine);
+    for (const line of splitter.push(
+      typeof chunk === "string" ? chunk : (chunk as Buffer).toString("latin1"),
+    ))
+      onLine(line);
     await drain();
   }
-  splitter.end(onLine);
+  for (const line of splitter.finish()) onLine(line);
   parser.flush(out);
   await drain();
   if (stats) {
     const s = parser.stats;
     io.stderr.write(
-      `${JSON.stringify({ lines: lineNo, events: s.events, dropped: { ...s.dropped, too_long: s.dropped.too_long + splitter.overlong }, ignored: s.ignored, incomplete: s.incomplete })}\n`,
+      `${JSON.stringify({ lines: lineNo, events: s.events, dropped: { ...s.dropped, too_long: s.dropped.too_long + splitter.dropped }, ignored: s.ignored, incomplete: s.incomplete })}\n`,
     );
   }
 }

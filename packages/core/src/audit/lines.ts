@@ -1,44 +1,105 @@
+const NONE: string[] = [];
+
 /**
- * Splits byte chunks into lines without copying more than needed. Lines are decoded as latin1
- * so every byte survives as one char (hex-encoded fields are decoded to UTF-8 later).
- * A line longer than `maxLine` is dropped whole and counted, never split into pieces that
- * could be read as separate records.
+ * Splits latin1-decoded chunks of one file into lines while tracking byte offsets. latin1 maps every byte
+ * to one char, so string lengths are byte counts and no byte is ever lost to a decoder: auditd writes raw
+ * bytes and the parser decodes hex-encoded fields itself.
+ *
+ * `committed` is the offset just after the last line handed out (or dropped): the checkpoint offset. A
+ * line longer than `maxLineBytes` is dropped and counted, never split, and is never buffered whole: once
+ * it passes the limit its bytes are skipped until its newline.
  */
 export class LineSplitter {
-  private carry: Buffer | undefined;
-  private skipping = false;
-  overlong = 0;
+  /** Offset just after the last complete line returned or dropped. */
+  committed: number;
+  /** Lines dropped for exceeding `maxLineBytes`. */
+  dropped = 0;
+  private pending = "";
+  private discarding = false;
+  private countDiscard = true;
+  private skipped = 0;
 
-  constructor(private readonly maxLine = 1 << 20) {}
-
-  push(chunk: Buffer, onLine: (line: string) => void): void {
-    let start = 0;
-    let buf = chunk;
-    if (this.carry !== undefined) {
-      buf = Buffer.concat([this.carry, chunk]);
-      this.carry = undefined;
+  constructor(
+    private readonly maxLineBytes = 1 << 20,
+    start = 0,
+    /** Start inside a line (e.g. at the end of a file whose last line is unfinished): skip to the next newline. */
+    skipToNewline = false,
+  ) {
+    this.committed = start;
+    if (skipToNewline) {
+      this.discarding = true;
+      this.countDiscard = false;
     }
-    for (;;) {
-      const nl = buf.indexOf(10, start);
-      if (nl < 0) break;
-      if (this.skipping) this.skipping = false;
-      else if (nl - start > this.maxLine) this.overlong++;
-      else onLine(buf.toString("latin1", start, nl));
-      start = nl + 1;
-    }
-    if (start >= buf.length) return;
-    if (this.skipping || buf.length - start > this.maxLine) {
-      if (!this.skipping) this.overlong++;
-      this.skipping = true;
-      return;
-    }
-    this.carry = buf.subarray(start);
   }
 
-  /** The final line when the input does not end with a newline. */
-  end(onLine: (line: string) => void): void {
-    if (this.carry !== undefined && this.carry.length > 0) onLine(this.carry.toString("latin1"));
-    this.carry = undefined;
-    this.skipping = false;
+  /** Offset of the next byte to read: everything before it has been pushed. */
+  get position(): number {
+    return this.committed + this.pending.length + this.skipped;
+  }
+
+  /** Takes the text of the bytes at `position`; returns the lines it completes, in order. */
+  push(text: string): string[] {
+    let s = text;
+    if (this.discarding) {
+      const nl = s.indexOf("\n");
+      if (nl < 0) {
+        this.skipped += s.length;
+        return NONE;
+      }
+      this.committed += this.skipped + nl + 1;
+      if (this.countDiscard) this.dropped++;
+      this.discarding = false;
+      this.countDiscard = true;
+      this.skipped = 0;
+      s = s.slice(nl + 1);
+    }
+    const last = s.lastIndexOf("\n");
+    if (last < 0) {
+      this.pending += s;
+      this.overflowCheck();
+      return NONE;
+    }
+    // Split the chunk itself and glue the carried partial onto its first line only: `pending + chunk` would
+    // make V8 flatten (copy) the whole chunk before splitting it. split() then pop() rather than
+    // slice().split(): one string less per chunk.
+    const lines = s.split("\n");
+    const carried = this.pending.length;
+    if (carried > 0) lines[0] = this.pending + lines[0];
+    this.pending = lines.pop() ?? "";
+    this.committed += carried + last + 1;
+    this.overflowCheck();
+    return carried + last >= this.maxLineBytes ? this.dropLong(lines) : lines;
+  }
+
+  /**
+   * The file will never grow again (rotated away and drained): its unterminated last line is as complete as
+   * it will ever be, so it is delivered rather than lost.
+   */
+  finish(): string[] {
+    if (this.discarding) {
+      this.committed += this.skipped;
+      if (this.countDiscard) this.dropped++;
+      this.discarding = false;
+      this.skipped = 0;
+      return NONE;
+    }
+    if (this.pending.length === 0) return NONE;
+    const line = this.pending;
+    this.committed += line.length;
+    this.pending = "";
+    return [line];
+  }
+
+  private overflowCheck(): void {
+    if (this.pending.length <= this.maxLineBytes) return;
+    this.discarding = true;
+    this.skipped = this.pending.length;
+    this.pending = "";
+  }
+
+  private dropLong(lines: string[]): string[] {
+    const kept = lines.filter((l) => l.length <= this.maxLineBytes);
+    this.dropped += lines.length - kept.length;
+    return kept;
   }
 }

@@ -2,8 +2,8 @@ import type { Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { Checkpoint } from "@secprof/core";
+import { LineSplitter } from "@secprof/core";
 import { ChangeSignal } from "./change-signal.js";
-import { LineSplitter } from "./line-splitter.js";
 import {
   closeAll,
   type FileId,
@@ -60,7 +60,8 @@ interface Reading {
   splitter: LineSplitter;
 }
 
-type ReadResult = { kind: "data" | "eof"; lines: string[] } | { kind: "replaced"; lines: string[] };
+/** "replaced": the bytes before our offset changed, i.e. the file was truncated (and maybe refilled). */
+type ReadResult = { kind: "data" | "eof" | "replaced"; lines: string[] };
 
 /**
  * Bytes kept from just before the read position. Every read re-reads them and compares: a mismatch means the
@@ -77,6 +78,12 @@ const NO_LINES: string[] = [];
  * Files are held open and identified by dev + inode, never re-opened by name mid-read: after a rename the
  * old handle still reads the old file to its end before moving on. Rotated files skipped while we lagged
  * (or while the recorder was down) are found again among audit.log.N by identity and read in order.
+ *
+ *   const follower = await AuditLogFollower.open({ path, ...resumeFrom(await loadCheckpoint(cpFile)) });
+ *   for await (const { lines, checkpoint } of follower) {
+ *     handle(lines);
+ *     await saveCheckpoint(cpFile, checkpoint); // after the batch is processed: at-least-once across crashes
+ *   }
  */
 export class AuditLogFollower implements AsyncIterable<LineBatch> {
   readonly path: string;

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LineSplitter } from "./line-splitter.js";
+import { LineSplitter } from "./lines.js";
 
 /** Reference: complete lines of `text`, minus those longer than `max`, and where the last complete one ends. */
 function reference(text: string, max: number) {
