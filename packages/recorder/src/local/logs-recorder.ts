@@ -1,4 +1,6 @@
 import { randomInt, randomUUID } from "node:crypto";
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { AuditParser, type ParsedEvent, SyscallSet } from "@secprof/core";
 import { AuditLogFollower, DEFAULT_AUDIT_LOG } from "../sources/audit-log-follower.js";
@@ -61,6 +63,8 @@ export class LogsRecorder implements LocalRecorder {
     if (st.backlogLimit < MIN_BACKLOG) await raiseBacklog(MIN_BACKLOG);
     this.lostBefore = st.lost;
     try {
+      // The follower waits for a missing log to appear (right for a daemon); here it is an error.
+      await access(this.path, constants.R_OK);
       this.follower = await AuditLogFollower.open({ path: this.path, startAt: "end" });
     } catch (err) {
       return `cannot read the audit log ${this.path}: ${(err as Error).message} (is auditd running? pass --audit-log)`;
