@@ -3,3 +3,4 @@ export * from "./checkpoint.js";
 export * from "./profiles/index.js";
 export * from "./schemas/index.js";
 export * from "./syscalls/index.js";
+export * from "./ports/index.js";

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { API_VERSION, ObjectMeta } from "./kube.js";
 
-export const ProfileState = z.enum(["Enabled", "Disabled"]);
+export const ProfileEnablement = z.enum(["Enabled", "Disabled"]);
 
 export const SeccompAction = z.enum([
   "SCMP_ACT_KILL",
@@ -66,7 +66,7 @@ export const SeccompRule = z.object({
 export type SeccompRule = z.infer<typeof SeccompRule>;
 
 export const SeccompSpec = z.object({
-  state: ProfileState.optional(),
+  state: ProfileEnablement.optional(),
   baseProfileName: z.string().max(253).optional(),
   defaultAction: SeccompAction,
   architectures: z.array(SeccompArchitecture).max(20).optional(),
@@ -102,7 +102,7 @@ export type SeccompProfile = z.infer<typeof SeccompProfile>;
 
 /** `allow: type → class → permissions`; `@self` names the profile's own process type. */
 export const SelinuxSpec = z.object({
-  state: ProfileState.optional(),
+  state: ProfileEnablement.optional(),
   inherit: z
     .array(
       z.object({ kind: z.enum(["System", "SelinuxProfile"]).default("System"), name: z.string().max(253) }),
@@ -139,7 +139,7 @@ export const AppArmorAbstract = z.object({
 export type AppArmorAbstract = z.infer<typeof AppArmorAbstract>;
 
 export const AppArmorSpec = z.object({
-  state: ProfileState.optional(),
+  state: ProfileEnablement.optional(),
   mode: z.enum(["Enforce", "Complain"]).default("Enforce"),
   abstract: AppArmorAbstract,
 });

@@ -1,0 +1,3 @@
+export * from "./observation-queue.js";
+export * from "./profile-state.js";
+export * from "./profile-store.js";
