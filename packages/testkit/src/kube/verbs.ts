@@ -44,7 +44,8 @@ export class Verbs {
 
   /** Stamps the requested version's apiVersion/kind: one stored object, one view per served version. */
   view(k: KindSpec, o: KObject): KObject {
-    return { apiVersion: apiVersionOf(k), kind: k.kind, ...o, ...{ apiVersion: apiVersionOf(k), kind: k.kind } };
+    const { apiVersion: _a, kind: _k, ...rest } = o;
+    return { apiVersion: apiVersionOf(k), kind: k.kind, ...rest };
   }
 
   get(k: KindSpec, ns: string, name: string): KObject {
@@ -174,12 +175,11 @@ export class Verbs {
 
   private removeNow(k: KindSpec, obj: KObject): KObject {
     const ns = obj.metadata.namespace ?? "";
-    const name = obj.metadata.name ?? "";
-    // Persist the final state first when it differs (finalizer removal), then delete: watchers see one DELETED.
-    const gone = this.store.remove(storageKey(k), ns, name) ?? obj;
-    const final = { ...obj, metadata: { ...obj.metadata, resourceVersion: gone.metadata.resourceVersion } };
+    // Like the real store, emptying the finalizers deletes the *stored* object without writing the
+    // update first: watchers see a single DELETED that still lists the last finalizer.
+    const gone = this.store.remove(storageKey(k), ns, obj.metadata.name ?? "") ?? obj;
     if (k.namespaced) this.finishNamespaceIfEmpty(ns);
-    return final;
+    return gone;
   }
 
   /** The namespace controller, compressed: mark Terminating, delete the contents, drop it once empty. */
