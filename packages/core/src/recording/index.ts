@@ -1,1 +1,2 @@
 export * from "./naming.js";
+export * from "./selection.js";
