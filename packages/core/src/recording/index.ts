@@ -1,2 +1,3 @@
+export * from "./admission.js";
 export * from "./naming.js";
 export * from "./selection.js";

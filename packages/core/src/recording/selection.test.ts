@@ -9,7 +9,11 @@ const rec = (spec: Record<string, unknown>) =>
     metadata: { name: "web-rec", namespace: "shop" },
     spec: { kind: "SeccompProfile", recorder: "Bpf", podSelector: { matchLabels: { app: "web" } }, ...spec },
   });
-const pod = { namespaceLabels: { "spo.x-k8s.io/enable-recording": "" }, labels: { app: "web", tier: "fe" }, containers: ["init", "nginx", "sidecar"] };
+const pod = {
+  namespaceLabels: { "spo.x-k8s.io/enable-recording": "" },
+  labels: { app: "web", tier: "fe" },
+  containers: ["init", "nginx", "sidecar"],
+};
 
 describe("ProfileRecording selection", () => {
   it("selects all containers of a matching pod in an opted-in namespace", () => {
@@ -17,8 +21,13 @@ describe("ProfileRecording selection", () => {
   });
   it("honours containers, the namespace opt-in and the selector", () => {
     expect(select(rec({ containers: ["nginx"] }), pod)).toEqual({ selected: true, containers: ["nginx"] });
-    expect(select(rec({}), { ...pod, namespaceLabels: {} })).toMatchObject({ selected: false, reason: "namespace_not_enabled" });
-    expect(select(rec({ podSelector: { matchLabels: { app: "db" } } }), pod)).toMatchObject({ reason: "selector_mismatch" });
+    expect(select(rec({}), { ...pod, namespaceLabels: {} })).toMatchObject({
+      selected: false,
+      reason: "namespace_not_enabled",
+    });
+    expect(select(rec({ podSelector: { matchLabels: { app: "db" } } }), pod)).toMatchObject({
+      reason: "selector_mismatch",
+    });
     expect(select(rec({ containers: ["other"] }), pod)).toMatchObject({ reason: "no_container" });
   });
   it("rejects SELinux with the Bpf recorder with a reason", () => {
@@ -31,10 +40,24 @@ describe("ProfileRecording selection", () => {
   });
   it("implements matchExpressions", () => {
     const labels = { app: "web", tier: "fe" };
-    expect(labelSelectorMatches({ matchExpressions: [{ key: "tier", operator: "In", values: ["fe", "be"] }] }, labels)).toBe(true);
-    expect(labelSelectorMatches({ matchExpressions: [{ key: "tier", operator: "NotIn", values: ["fe"] }] }, labels)).toBe(false);
-    expect(labelSelectorMatches({ matchExpressions: [{ key: "x", operator: "DoesNotExist" }] }, labels)).toBe(true);
-    expect(labelSelectorMatches({ matchExpressions: [{ key: "x", operator: "Exists" }] }, labels)).toBe(false);
+    expect(
+      labelSelectorMatches(
+        { matchExpressions: [{ key: "tier", operator: "In", values: ["fe", "be"] }] },
+        labels,
+      ),
+    ).toBe(true);
+    expect(
+      labelSelectorMatches(
+        { matchExpressions: [{ key: "tier", operator: "NotIn", values: ["fe"] }] },
+        labels,
+      ),
+    ).toBe(false);
+    expect(labelSelectorMatches({ matchExpressions: [{ key: "x", operator: "DoesNotExist" }] }, labels)).toBe(
+      true,
+    );
+    expect(labelSelectorMatches({ matchExpressions: [{ key: "x", operator: "Exists" }] }, labels)).toBe(
+      false,
+    );
     expect(labelSelectorMatches({}, labels)).toBe(true);
   });
 });

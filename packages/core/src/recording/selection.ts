@@ -37,15 +37,22 @@ export interface PodFacts {
 
 export type Selection =
   | { selected: true; containers: string[] }
-  | { selected: false; reason: "namespace_not_enabled" | "selector_mismatch" | "no_container" | "invalid_recording"; detail?: string };
+  | {
+      selected: false;
+      reason: "namespace_not_enabled" | "selector_mismatch" | "no_container" | "invalid_recording";
+      detail?: string;
+    };
 
 /** Which of a pod's containers a recording records (spo.md §1.1, §1.4). */
 export function select(rec: ProfileRecording, pod: PodFacts): Selection {
   const invalid = invalidCombination(rec.spec);
   if (invalid !== undefined) return { selected: false, reason: "invalid_recording", detail: invalid };
-  if (!Object.hasOwn(pod.namespaceLabels, ENABLE_RECORDING_LABEL)) return { selected: false, reason: "namespace_not_enabled" };
-  if (!labelSelectorMatches(rec.spec.podSelector, pod.labels)) return { selected: false, reason: "selector_mismatch" };
+  if (!Object.hasOwn(pod.namespaceLabels, ENABLE_RECORDING_LABEL))
+    return { selected: false, reason: "namespace_not_enabled" };
+  if (!labelSelectorMatches(rec.spec.podSelector, pod.labels))
+    return { selected: false, reason: "selector_mismatch" };
   const wanted = rec.spec.containers;
-  const containers = wanted === undefined ? [...pod.containers] : pod.containers.filter((c) => wanted.includes(c));
+  const containers =
+    wanted === undefined ? [...pod.containers] : pod.containers.filter((c) => wanted.includes(c));
   return containers.length > 0 ? { selected: true, containers } : { selected: false, reason: "no_container" };
 }

@@ -112,6 +112,12 @@ export class KindRegistry {
     return this.byPath.get(`${group}/${version}/${plural}`);
   }
 
+  /** Lookup by an object's apiVersion + kind (for the programmatic store API). */
+  byKind(apiVersion: string, kind: string): KindSpec | undefined {
+    const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
+    return this.all().find((k) => k.group === group && k.version === version && k.kind === kind);
+  }
+
   all(): KindSpec[] {
     return [...this.byPath.values()];
   }

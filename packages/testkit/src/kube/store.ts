@@ -37,7 +37,9 @@ export class ObjectStore {
 
   /** Sorted by namespace/name, which is also the order the real server lists in. */
   list(resource: string, ns?: string): KObject[] {
-    const all = [...(this.data.get(resource)?.entries() ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const all = [...(this.data.get(resource)?.entries() ?? [])].sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
     return all
       .map(([, o]) => o)
       .filter((o) => ns === undefined || (o.metadata.namespace ?? "") === ns)

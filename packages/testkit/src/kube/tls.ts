@@ -30,7 +30,10 @@ export async function selfSignedCert(): Promise<{ key: string; cert: string }> {
       "-out",
       join(dir, "cert.pem"),
     ]);
-    return { key: await readFile(join(dir, "key.pem"), "utf8"), cert: await readFile(join(dir, "cert.pem"), "utf8") };
+    return {
+      key: await readFile(join(dir, "key.pem"), "utf8"),
+      cert: await readFile(join(dir, "cert.pem"), "utf8"),
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { storageKey, type KindRegistry } from "./kinds.js";
+import { type KindRegistry, storageKey } from "./kinds.js";
 import { applyPatch } from "./patch.js";
 import type { Selector } from "./selectors.js";
 import {
@@ -19,7 +19,7 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"; // apiserver's generateName alphabet (no vowels)
 
 /** RFC 3339 with second precision, the format metav1.Time serialises to. */
-const now = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+export const rfc3339Now = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
 const apiVersionOf = (k: KindSpec): string => (k.group ? `${k.group}/${k.version}` : k.version);
 
 /** Everything but metadata and status: a change here is a spec change and bumps metadata.generation. */
@@ -67,22 +67,32 @@ export class Verbs {
     if (k.namespaced) {
       if (!ns) throw methodNotAllowed();
       if (meta.namespace && meta.namespace !== ns)
-        throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+        throw badRequest(
+          "the namespace of the provided object does not match the namespace sent on the request",
+        );
       meta.namespace = ns;
       this.requireLiveNamespace(ns);
     } else delete meta.namespace;
     if (!meta.name && meta.generateName) {
-      const suffix = Array.from({ length: 5 }, () => SUFFIX_CHARS[Math.floor(Math.random() * SUFFIX_CHARS.length)]);
+      const suffix = Array.from(
+        { length: 5 },
+        () => SUFFIX_CHARS[Math.floor(Math.random() * SUFFIX_CHARS.length)],
+      );
       meta.name = meta.generateName + suffix.join("");
     }
     const name = meta.name ?? "";
     if (!name) throw invalid(k, "", "metadata.name", "Required value: name or generateName is required");
     const nameRule = k.kind === "Namespace" ? DNS_LABEL : DNS_SUBDOMAIN;
     if (!nameRule.test(name) || name.length > 253)
-      throw invalid(k, name, "metadata.name", `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`);
+      throw invalid(
+        k,
+        name,
+        "metadata.name",
+        `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`,
+      );
     if (this.store.get(storageKey(k), ns, name)) throw alreadyExists(k, name);
     meta.uid = randomUUID();
-    meta.creationTimestamp = now();
+    meta.creationTimestamp = rfc3339Now();
     meta.generation = 1;
     delete meta.resourceVersion;
     delete meta.deletionTimestamp;
@@ -104,7 +114,14 @@ export class Verbs {
     return this.commitUpdate(k, old, this.parseBody(k, raw), sub);
   }
 
-  patch(k: KindSpec, ns: string, name: string, contentType: string, body: unknown, sub: "" | "status"): KObject {
+  patch(
+    k: KindSpec,
+    ns: string,
+    name: string,
+    contentType: string,
+    body: unknown,
+    sub: "" | "status",
+  ): KObject {
     const old = this.store.get(storageKey(k), ns, name);
     if (!old) throw notFound(k, name);
     const patched = applyPatch(this.view(k, old), contentType, body, k.group === "");
@@ -115,7 +132,12 @@ export class Verbs {
    * Finalizers present: only stamp deletionTimestamp (the object stays until an update empties
    * them). Otherwise remove. `preconditions` is DeleteOptions.preconditions.
    */
-  delete(k: KindSpec, ns: string, name: string, preconditions?: { uid?: string; resourceVersion?: string }): KObject {
+  delete(
+    k: KindSpec,
+    ns: string,
+    name: string,
+    preconditions?: { uid?: string | undefined; resourceVersion?: string | undefined },
+  ): KObject {
     const old = this.store.get(storageKey(k), ns, name);
     if (!old) throw notFound(k, name);
     if (preconditions?.uid && preconditions.uid !== old.metadata.uid) throw conflict(k, name);
@@ -124,7 +146,7 @@ export class Verbs {
     if (k.group === "" && k.kind === "Namespace") return this.deleteNamespace(k, old);
     if (old.metadata.finalizers?.length) {
       if (old.metadata.deletionTimestamp) return this.view(k, old);
-      old.metadata.deletionTimestamp = now();
+      old.metadata.deletionTimestamp = rfc3339Now();
       old.metadata.deletionGracePeriodSeconds = 0;
       return this.view(k, this.store.write(storageKey(k), old));
     }
@@ -134,7 +156,9 @@ export class Verbs {
   private commitUpdate(k: KindSpec, old: KObject, incoming: KObject, sub: "" | "status"): KObject {
     const name = old.metadata.name ?? "";
     if (incoming.metadata.name !== undefined && incoming.metadata.name !== name)
-      throw badRequest(`the name of the object (${incoming.metadata.name}) does not match the name on the URL (${name})`);
+      throw badRequest(
+        `the name of the object (${incoming.metadata.name}) does not match the name on the URL (${name})`,
+      );
     // An empty resourceVersion means an unconditional update, which pods and CRs allow.
     const rv = incoming.metadata.resourceVersion;
     if (rv && rv !== old.metadata.resourceVersion) throw conflict(k, name);
@@ -151,15 +175,29 @@ export class Verbs {
         if (old.status === undefined) delete next.status;
         else next.status = old.status;
       }
-      const immutable = ["namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"];
+      const immutable = [
+        "namespace",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+      ];
       for (const f of immutable) {
         if (old.metadata[f] === undefined) delete next.metadata[f];
         else next.metadata[f] = old.metadata[f];
       }
       next.metadata.name = name;
       const oldFinalizers = new Set(old.metadata.finalizers ?? []);
-      if (old.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).some((f) => !oldFinalizers.has(f)))
-        throw invalid(k, name, "metadata.finalizers", "Forbidden: no new finalizers can be added if the object is being deleted");
+      if (
+        old.metadata.deletionTimestamp &&
+        (next.metadata.finalizers ?? []).some((f) => !oldFinalizers.has(f))
+      )
+        throw invalid(
+          k,
+          name,
+          "metadata.finalizers",
+          "Forbidden: no new finalizers can be added if the object is being deleted",
+        );
       next.metadata.generation = (old.metadata.generation ?? 1) + (specPart(next) !== specPart(old) ? 1 : 0);
     }
     delete next.apiVersion;
@@ -187,7 +225,7 @@ export class Verbs {
     const name = ns.metadata.name ?? "";
     let current = ns;
     if (!ns.metadata.deletionTimestamp) {
-      ns.metadata.deletionTimestamp = now();
+      ns.metadata.deletionTimestamp = rfc3339Now();
       ns.status = { ...(typeof ns.status === "object" ? ns.status : {}), phase: "Terminating" };
       current = this.store.write(storageKey(k), ns);
     }
@@ -201,7 +239,9 @@ export class Verbs {
     if (!nsKind) return undefined;
     const ns = this.store.get(storageKey(nsKind), "", name);
     if (!ns?.metadata.deletionTimestamp || ns.metadata.finalizers?.length) return undefined;
-    const empty = this.kinds.namespacedResources().every((rk) => this.store.list(storageKey(rk), name).length === 0);
+    const empty = this.kinds
+      .namespacedResources()
+      .every((rk) => this.store.list(storageKey(rk), name).length === 0);
     return empty ? this.store.remove(storageKey(nsKind), "", name) : undefined;
   }
 

@@ -35,7 +35,8 @@ export function serveWatch(res: ServerResponse, w: WatchRequest, deps: WatchDeps
   const { store, verbs } = deps;
   const fromNow = w.resourceVersion === "" || w.resourceVersion === "0";
   const fromRv = Number(w.resourceVersion);
-  if (!fromNow && !Number.isSafeInteger(fromRv)) throw badRequest(`invalid resourceVersion "${w.resourceVersion}"`);
+  if (!fromNow && !Number.isSafeInteger(fromRv))
+    throw badRequest(`invalid resourceVersion "${w.resourceVersion}"`);
   const replay = fromNow ? [] : store.since(storageKey(w.kind), fromRv);
 
   res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache" });

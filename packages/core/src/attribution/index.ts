@@ -1,0 +1,2 @@
+export * from "./cgroup-path.js";
+export * from "./proc-text.js";
