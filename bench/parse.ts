@@ -531,6 +531,15 @@ async function main(): Promise<number> {
       "\nevents it prints (counted in an extra untimed run); laurel counts its JSON lines.",
   );
   for (const r of rows) if (r.note) console.log(`note: ${r.tool} ${r.mode}: ${r.note}`);
+  // A CPU-bound process that got much less CPU than wall time was waiting for its core.
+  const contended = rows.filter(
+    (r) => r.cpuS !== undefined && r.wallS !== undefined && r.cpuS < 0.9 * r.wallS,
+  );
+  for (const r of contended)
+    console.log(
+      `warning: ${r.tool} ${r.mode}: ${fmtFixed(r.cpuS, 2)} s CPU in ${fmtFixed(r.wallS, 2)} s wall: ` +
+        "other processes shared its core; rerun on an idle machine",
+    );
 
   const budgets: BudgetCheck[] = [
     checkBudget(

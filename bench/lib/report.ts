@@ -1,7 +1,7 @@
 /** Printing bench results (tables, ratios, budgets) and saving them to bench/out/<name>.json. */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, hostname, release, totalmem } from "node:os";
+import { cpus, hostname, release, totalmem } from "node:os";
 import { join } from "node:path";
 
 /** 3 significant digits with k/M/G suffix: 612 k, 2.51 M. */
@@ -105,7 +105,7 @@ export function envInfo(): EnvInfo {
     date: new Date().toISOString(),
     node: process.version,
     cpu: cpus()[0]?.model ?? "unknown",
-    cpus: availableParallelism(),
+    cpus: cpus().length,
     memGiB: Math.round(totalmem() / 2 ** 30),
     kernel: release(),
     host: hostname(),

@@ -57,7 +57,9 @@ const ROWS: Row[] = [
   ],
   [
     "containerd systemd v1 (name=systemd and controllers)",
-    v1(`/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/cri-containerd-${ID}.scope`),
+    v1(
+      `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/cri-containerd-${ID}.scope`,
+    ),
     { containerId: ID, runtime: "containerd", podUid: UID, qos: "besteffort" },
   ],
   [
@@ -79,7 +81,9 @@ const ROWS: Row[] = [
   ],
   [
     "crun payload sub-cgroup (systemd driver, v2)",
-    v2(`/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-${ID}.scope/container`),
+    v2(
+      `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-${ID}.scope/container`,
+    ),
     { containerId: ID, runtime: "cri-o", podUid: UID, qos: "burstable" },
   ],
   [
@@ -101,7 +105,11 @@ const ROWS: Row[] = [
   // docker: cgroupfs `/docker/<id>`, systemd `system.slice:docker:<id>`.
   ["docker cgroupfs v1", v1(`/docker/${ID}`), { containerId: ID, runtime: "docker" }],
   ["docker systemd v2", v2(`/system.slice/docker-${ID}.scope`), { containerId: ID, runtime: "docker" }],
-  ["docker-in-docker: innermost wins", v1(`/docker/${ID2}/docker/${ID}`), { containerId: ID, runtime: "docker" }],
+  [
+    "docker-in-docker: innermost wins",
+    v1(`/docker/${ID2}/docker/${ID}`),
+    { containerId: ID, runtime: "docker" },
+  ],
   [
     "cri-dockerd systemd in a pod",
     v2(`/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/docker-${ID}.scope`),
@@ -115,13 +123,27 @@ const ROWS: Row[] = [
     { containerId: ID, runtime: "podman" },
   ],
   ["podman cgroupfs", v1(`/libpod_parent/libpod-${ID}`), { containerId: ID, runtime: "podman" }],
-  ["podman --cgroups=split payload", v2(`/user.slice/foo.scope/libpod-payload-${ID}`), { containerId: ID, runtime: "podman" }],
+  [
+    "podman --cgroups=split payload",
+    v2(`/user.slice/foo.scope/libpod-payload-${ID}`),
+    { containerId: ID, runtime: "podman" },
+  ],
   // containerd outside Kubernetes.
   ["nerdctl systemd", v2(`/system.slice/nerdctl-${ID}.scope`), { containerId: ID, runtime: "containerd" }],
-  ["containerd CRI without kubelet (k8s.io parent)", v2(`/k8s.io/${ID}`), { containerId: ID, runtime: "containerd" }],
+  [
+    "containerd CRI without kubelet (k8s.io parent)",
+    v2(`/k8s.io/${ID}`),
+    { containerId: ID, runtime: "containerd" },
+  ],
   ["bare id under an unknown parent", v2(`/actions_job/${ID}`), { containerId: ID, runtime: "unknown" }],
   // Monitors and host processes: not a container.
-  ["CRI-O conmon, conmon_cgroup=pod", v2(`/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/crio-conmon-${ID}.scope`), undefined],
+  [
+    "CRI-O conmon, conmon_cgroup=pod",
+    v2(
+      `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/crio-conmon-${ID}.scope`,
+    ),
+    undefined,
+  ],
   ["CRI-O conmon, system.slice", v2(`/system.slice/crio-conmon-${ID}.scope`), undefined],
   ["CRI-O conmon cgroupfs", v1(`/kubepods/besteffort/pod${UID}/crio-conmon-${ID}`), undefined],
   ["podman conmon systemd", v2(`/machine.slice/libpod-conmon-${ID}.scope`), undefined],
@@ -145,7 +167,12 @@ describe("parseProcCgroup: every shape", () => {
   it("reads the container from v1 lines when the v2 line is the root (hybrid mode)", () => {
     // As on this VM's hybrid hierarchy before runc joined unified; the first matching line decides.
     const text = `4:memory:/process_api/f607c7b6b334f27fd1799e1cfd955a1e/kubepods/besteffort/pod${UID}/${ID}\n1:cpu:/\n0::/\n`;
-    expect(parseProcCgroup(text)).toEqual({ containerId: ID, runtime: "containerd", podUid: UID, qos: "besteffort" });
+    expect(parseProcCgroup(text)).toEqual({
+      containerId: ID,
+      runtime: "containerd",
+      podUid: UID,
+      qos: "besteffort",
+    });
   });
 
   it("takes the pod uid only from the container's direct parent", () => {
@@ -186,7 +213,8 @@ describe("parseStatusContainerId", () => {
 
 // --- properties -------------------------------------------------------------------------------
 
-const hex = (n: number) => fc.string({ unit: fc.constantFrom(..."0123456789abcdef"), minLength: n, maxLength: n });
+const hex = (n: number) =>
+  fc.string({ unit: fc.constantFrom(..."0123456789abcdef"), minLength: n, maxLength: n });
 const uuid = fc.uuid().map((u) => u.toLowerCase());
 
 /** Pieces real files are made of, so random input lands near the real shapes. */
@@ -225,19 +253,27 @@ const fragment = fc.oneof(
 describe("properties", () => {
   it("never throws, and anything it returns is well-formed", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 400 }), fc.array(fragment, { maxLength: 60 }).map((a) => a.join(""))), (text) => {
-        const r = parseProcCgroup(text);
-        if (r === undefined) return;
-        expect(r.containerId).toMatch(/^[0-9a-f]{64}$/);
-        if (r.podUid !== undefined) expect(r.podUid).toMatch(/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$|^[0-9a-f]{32}$/);
-        expect(text).toContain(r.containerId);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 400 }),
+          fc.array(fragment, { maxLength: 60 }).map((a) => a.join("")),
+        ),
+        (text) => {
+          const r = parseProcCgroup(text);
+          if (r === undefined) return;
+          expect(r.containerId).toMatch(/^[0-9a-f]{64}$/);
+          if (r.podUid !== undefined)
+            expect(r.podUid).toMatch(/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$|^[0-9a-f]{32}$/);
+          expect(text).toContain(r.containerId);
+        },
+      ),
       { numRuns: 3000 },
     );
   });
 
   it("never throws on non-string input", () => {
-    for (const v of [undefined, null, 42, {}, []]) expect(parseProcCgroup(v as unknown as string)).toBeUndefined();
+    for (const v of [undefined, null, 42, {}, []])
+      expect(parseProcCgroup(v as unknown as string)).toBeUndefined();
   });
 
   it("recovers id, runtime, pod uid and QoS from any generated kubelet path", () => {
@@ -268,7 +304,12 @@ describe("properties", () => {
               : `${root}/${p}kubepods.slice/${p}kubepods-${s.qos}.slice/${p}kubepods-${s.qos}-pod${u}.slice/${leaf}`;
         }
         const text = s.version === "v1" ? v1(path) : v2(path);
-        expect(parseProcCgroup(text)).toEqual({ containerId: s.id, runtime: s.runtime, podUid: s.uid, qos: s.qos });
+        expect(parseProcCgroup(text)).toEqual({
+          containerId: s.id,
+          runtime: s.runtime,
+          podUid: s.uid,
+          qos: s.qos,
+        });
       }),
       { numRuns: 500 },
     );

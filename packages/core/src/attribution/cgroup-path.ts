@@ -218,7 +218,8 @@ export function parseStatusContainerId(
 ): { runtime: ContainerRuntime; containerId: string } | undefined {
   if (typeof value !== "string") return undefined;
   const m = /^([a-z0-9-]+):\/\/([0-9a-f]{64})$/.exec(value);
-  if (m?.[1] === undefined || m[2] === undefined) return HEX64.test(value) ? { runtime: "unknown", containerId: value } : undefined;
+  if (m?.[1] === undefined || m[2] === undefined)
+    return HEX64.test(value) ? { runtime: "unknown", containerId: value } : undefined;
   const scheme = m[1];
   const runtime: ContainerRuntime =
     scheme === "containerd"

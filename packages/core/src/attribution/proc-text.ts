@@ -12,7 +12,10 @@ export function parseStatStartTime(text: string): number | undefined {
   const close = text.lastIndexOf(")");
   if (close < 0 || text.indexOf("(") > close) return undefined;
   // After ") ": field 3 (state) is index 0, so field 22 is index 19.
-  const rest = text.slice(close + 1).trim().split(/\s+/);
+  const rest = text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
   if (rest.length < 20) return undefined;
   const v = rest[19];
   if (v === undefined || !/^\d{1,16}$/.test(v)) return undefined;
@@ -25,7 +28,10 @@ export function parseStatPpid(text: string): number | undefined {
   if (typeof text !== "string") return undefined;
   const close = text.lastIndexOf(")");
   if (close < 0) return undefined;
-  const v = text.slice(close + 1).trim().split(/\s+/)[1];
+  const v = text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/)[1];
   if (v === undefined || !/^\d{1,10}$/.test(v)) return undefined;
   return Number(v);
 }

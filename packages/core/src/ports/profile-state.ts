@@ -8,7 +8,13 @@ export interface TargetState {
   syscalls: Partial<Record<ArchName, string[]>>;
   /** Canonical JSON of each AVC tuple. */
   avc: string[];
-  apparmor: { executables: string[]; readPaths: string[]; writePaths: string[]; capabilities: string[]; network: string[] };
+  apparmor: {
+    executables: string[];
+    readPaths: string[];
+    writePaths: string[];
+    capabilities: string[];
+    network: string[];
+  };
   /** Per recorder, the highest cumulative loss counters it reported. */
   loss: Record<string, LossCounters>;
   /** Recorders (node names) that contributed. */
@@ -30,4 +36,5 @@ export interface ProfileState {
   remove(recordingKey: string, profileName: string): Promise<void>;
 }
 
-export const recordingKey = (t: Pick<Target, "namespace" | "recording">): string => `${t.namespace}/${t.recording}`;
+export const recordingKey = (t: Pick<Target, "namespace" | "recording">): string =>
+  `${t.namespace}/${t.recording}`;

@@ -105,14 +105,21 @@ export function jsonPatch(target: Json, ops: Json): Json {
   return doc;
 }
 
+export type PatchType = "json" | "merge" | "strategic";
+
 /**
- * Applies a PATCH body by content type. Strategic merge is approximated by merge patch (lists
- * replace instead of merging by key) and, like the real server, refused for custom resources.
+ * PATCH Content-Type → patch type, checked before the body is parsed (an apply-patch+yaml body is
+ * not JSON). Strategic merge is refused for custom resources, like the real server does.
  */
-export function applyPatch(target: Json, contentType: string, body: Json, builtin: boolean): Json {
+export function patchType(contentType: string, builtin: boolean): PatchType {
   const type = contentType.split(";")[0]?.trim() ?? "";
-  if (type === "application/json-patch+json") return jsonPatch(target, body);
-  if (type === "application/merge-patch+json") return mergePatch(target, body);
-  if (type === "application/strategic-merge-patch+json" && builtin) return mergePatch(target, body);
+  if (type === "application/json-patch+json") return "json";
+  if (type === "application/merge-patch+json") return "merge";
+  if (type === "application/strategic-merge-patch+json" && builtin) return "strategic";
   throw unsupportedMediaType(type);
+}
+
+/** Strategic merge is approximated by merge patch: lists replace instead of merging by key. */
+export function applyPatch(target: Json, type: PatchType, body: Json): Json {
+  return type === "json" ? jsonPatch(target, body) : mergePatch(target, body);
 }

@@ -9,13 +9,14 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { z } from "zod";
+import { selfSignedCert } from "../tls.js";
 import { handleControl } from "./control.js";
 import { CORE_KINDS, KindRegistry, spoKinds, storageKey } from "./kinds.js";
+import { patchType } from "./patch.js";
 import { exactNameFromFieldSelector, parseRoute, type ResourceRoute } from "./routes.js";
 import { parseFieldSelector, parseLabelSelector, type Selector } from "./selectors.js";
 import { ApiError, badRequest, methodNotAllowed, unauthorized } from "./status.js";
 import { ObjectStore } from "./store.js";
-import { selfSignedCert } from "./tls.js";
 import { type KindSpec, type KObject, KObjectSchema, type RequestRecord } from "./types.js";
 import { rfc3339Now, Verbs } from "./verbs.js";
 import { serveWatch } from "./watch.js";
@@ -194,7 +195,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
             resourceVersion: q.get("resourceVersion") ?? "",
             allowBookmarks: q.get("allowWatchBookmarks") === "true",
             sendInitialEvents: initial === null ? undefined : initial === "true",
-            timeoutSeconds: timeout === null ? undefined : Number(timeout),
+            timeoutSeconds: timeout === null || !(Number(timeout) > 0) ? undefined : Number(timeout),
           },
           { store, verbs, bookmarkIntervalMs, open: openWatches },
         );
@@ -203,9 +204,13 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
         if (r.name) throw methodNotAllowed();
         return send(201, verbs.create(k, r.namespace, body()));
       case "update":
+        if (!r.name) throw methodNotAllowed();
         return send(200, verbs.update(k, ns, r.name, body(), sub));
-      case "patch":
-        return send(200, verbs.patch(k, ns, r.name, req.headers["content-type"] ?? "", body(), sub));
+      case "patch": {
+        if (!r.name) throw methodNotAllowed();
+        const type = patchType(req.headers["content-type"] ?? "", k.group === "");
+        return send(200, verbs.patch(k, ns, r.name, type, body(), sub));
+      }
       case "delete": {
         const opts = DeleteOptions.safeParse(body() ?? {});
         if (!opts.success) throw badRequest(`invalid DeleteOptions: ${opts.error.message}`);
@@ -296,7 +301,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     }
   }
 
-  const tls = opts.tls ? await selfSignedCert() : undefined;
+  const tls = opts.tls ? selfSignedCert() : undefined;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
   const server: Server = tls
     ? createHttpsServer({ key: tls.key, cert: tls.cert }, onRequest)
@@ -316,7 +321,8 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     kubeConfig(user = "admin") {
       const kc = new KubeConfig();
       kc.loadFromOptions({
-        clusters: [{ name: "fake", server: url, skipTLSVerify: false, ...(caData ? { caData } : {}) }],
+        // client-node 1.x refuses plain http:// unless skipTLSVerify is set (config.ts createAgent).
+        clusters: [{ name: "fake", server: url, skipTLSVerify: !caData, ...(caData ? { caData } : {}) }],
         users: [{ name: user, token: tokenFor(user) }],
         contexts: [{ name: "fake", cluster: "fake", user, namespace: "default" }],
         currentContext: "fake",

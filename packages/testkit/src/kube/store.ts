@@ -50,8 +50,8 @@ export class ObjectStore {
   write(resource: string, obj: KObject): KObject {
     const ns = obj.metadata.namespace ?? "";
     const name = obj.metadata.name ?? "";
-    let bucket = this.data.get(resource);
-    if (!bucket) this.data.set(resource, (bucket = new Map()));
+    const bucket = this.data.get(resource) ?? new Map<string, KObject>();
+    this.data.set(resource, bucket);
     const prev = bucket.get(objectKey(ns, name));
     const stored = structuredClone(obj);
     stored.metadata.resourceVersion = String(++this.rv);

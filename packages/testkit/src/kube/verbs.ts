@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type KindRegistry, storageKey } from "./kinds.js";
-import { applyPatch } from "./patch.js";
+import { applyPatch, type PatchType } from "./patch.js";
 import type { Selector } from "./selectors.js";
 import {
   alreadyExists,
@@ -22,14 +22,26 @@ const SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"; // apiserver's generateName 
 export const rfc3339Now = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
 const apiVersionOf = (k: KindSpec): string => (k.group ? `${k.group}/${k.version}` : k.version);
 
+/** Key-order-insensitive JSON, so a client re-serialising fields in another order is not a change. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v !== null && typeof v === "object")
+    return `{${Object.entries(v)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`)
+      .join(",")}}`;
+  return JSON.stringify(v);
+}
+
 /** Everything but metadata and status: a change here is a spec change and bumps metadata.generation. */
 function specPart(o: KObject): string {
   const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
-  return JSON.stringify(rest);
+  return canonical(rest);
 }
 function sameIgnoringRv(a: KObject, b: KObject): boolean {
   const strip = (o: KObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
-  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+  return canonical(strip(a)) === canonical(strip(b));
 }
 
 /**
@@ -114,17 +126,10 @@ export class Verbs {
     return this.commitUpdate(k, old, this.parseBody(k, raw), sub);
   }
 
-  patch(
-    k: KindSpec,
-    ns: string,
-    name: string,
-    contentType: string,
-    body: unknown,
-    sub: "" | "status",
-  ): KObject {
+  patch(k: KindSpec, ns: string, name: string, type: PatchType, body: unknown, sub: "" | "status"): KObject {
     const old = this.store.get(storageKey(k), ns, name);
     if (!old) throw notFound(k, name);
-    const patched = applyPatch(this.view(k, old), contentType, body, k.group === "");
+    const patched = applyPatch(this.view(k, old), type, body);
     return this.commitUpdate(k, old, this.parseBody(k, patched), sub);
   }
 

@@ -1,0 +1,3 @@
+export * from "./manifest.js";
+export * from "./ustar.js";
+export * from "./verify.js";

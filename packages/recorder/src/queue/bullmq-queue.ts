@@ -1,0 +1,370 @@
+/**
+ * ObservationQueue on BullMQ (Redis).
+ *
+ * - Queue `secprof-observations` under the prefix `{secprof}`: every key of the queue carries the
+ *   Redis Cluster hash tag `{secprof}`, so the same code runs on a cluster (one slot).
+ * - Job id = `observationJobId(obs)`, escaped for BullMQ (which rejects `:` in custom ids): a
+ *   redelivered observation gets the same id and BullMQ drops the duplicate while the job exists;
+ *   after `removeOnComplete` it is applied again, which the merger's set union absorbs.
+ * - Fail fast: the connection has `enableOfflineQueue: false` and a command timeout, and `send`
+ *   never waits on a Redis that is not `ready`. Observations that cannot be sent go to a bounded
+ *   spool (in memory, and in an fsync'd NDJSON file when `spool.file` is set) and are replayed in
+ *   order, in `addBulk` batches, once Redis is back. While the spool is not empty, new observations
+ *   queue behind it so that replay stays in order. A full spool is reported as `spool_full`.
+ * - Backpressure: at most `maxInFlight` adds are outstanding; further `send`s wait for a slot.
+ * - Payloads are validated with zod before they are sent (and again by the merger).
+ */
+
+import type { ObservationQueue } from "@secprof/core";
+import { type Observation as Obs, Observation, observationJobId, type SendResult } from "@secprof/core";
+import { type JobsOptions, Queue } from "bullmq";
+import { type Cluster, Redis, type RedisOptions } from "ioredis";
+import type { Logger } from "pino";
+import { FileSpool } from "./file-spool.js";
+
+export const QUEUE_NAME = "secprof-observations";
+/** Braces make the whole prefix a Redis Cluster hash tag: all queue keys share one slot. */
+export const QUEUE_PREFIX = "{secprof}";
+export const JOB_NAME = "obs";
+
+/**
+ * `observationJobId` escaped for BullMQ, which rejects custom ids containing `:` (and all-digit
+ * ids): `%` → `%25`, `:` → `%3A`. Injective, and never all digits.
+ */
+export function bullmqJobId(obs: Obs): string {
+  return observationJobId(obs).replaceAll("%", "%25").replaceAll(":", "%3A");
+}
+
+/** Bounded retention: completed/failed jobs never pile up in Redis. */
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  removeOnComplete: { count: 10_000, age: 3600 },
+  removeOnFail: { count: 10_000, age: 7 * 24 * 3600 },
+  // A transient merger-side failure (Redis hiccup) is retried; invalid payloads fail at once
+  // (the worker throws UnrecoverableError).
+  attempts: 12,
+  backoff: { type: "exponential", delay: 500 },
+};
+
+export interface SpoolOptions {
+  /** Observations held at most (default 10 000). */
+  maxEntries?: number;
+  /** Bytes of JSON held at most (default 64 MiB). */
+  maxBytes?: number;
+  /** NDJSON file that makes the spool survive a recorder crash; replayed by `open`. */
+  file?: string;
+}
+
+export interface BullmqQueueOptions {
+  /** `redis://…` URL or ioredis options; ignored when `client` is given. */
+  connection?: string | RedisOptions;
+  /** A ready-made client (e.g. a `Cluster`); it should have `enableOfflineQueue: false`. Not closed by us. */
+  client?: Redis | Cluster;
+  queueName?: string;
+  prefix?: string;
+  /** Adds outstanding at once before `send` waits (default 64). */
+  maxInFlight?: number;
+  /** An add that takes longer counts as failed and is spooled (default 2000 ms). */
+  sendTimeoutMs?: number;
+  spool?: SpoolOptions;
+  /** Observations per `addBulk` when replaying (default 200). */
+  replayBatch?: number;
+  /** Replay retry backoff (defaults 200 ms … 5 s). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  jobOptions?: JobsOptions;
+  logger?: Pick<Logger, "warn" | "info">;
+}
+
+export interface BullmqQueueStats {
+  sent: number;
+  spooled: number;
+  replayed: number;
+  spoolFull: number;
+  sendFailures: number;
+  inFlight: number;
+  pending: number;
+  pendingBytes: number;
+  /** Invalid lines found in the spool file at start. */
+  corruptSpoolLines: number;
+  spoolFileErrors: number;
+}
+
+interface Entry {
+  obs: Obs;
+  json: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+class Timeout extends Error {
+  constructor(ms: number) {
+    super(`queue add timed out after ${ms} ms`);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Timeout(ms)), ms);
+  });
+  // A late rejection of `p` after the timeout must not become an unhandled rejection.
+  p.catch(() => undefined);
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+export class BullmqObservationQueue implements ObservationQueue {
+  readonly queue: Queue;
+  private readonly client: Redis | Cluster;
+  private readonly ownsClient: boolean;
+  private readonly spool: Entry[] = [];
+  private spoolBytes = 0;
+  private file: FileSpool | undefined;
+  private inFlight = 0;
+  private readonly slotWaiters: (() => void)[] = [];
+  private readonly drainWaiters: (() => void)[] = [];
+  private replaying = false;
+  private closed = false;
+  private readonly maxInFlight: number;
+  private readonly timeoutMs: number;
+  private readonly maxEntries: number;
+  private readonly maxBytes: number;
+  private readonly replayBatch: number;
+  private readonly retryMin: number;
+  private readonly retryMax: number;
+  private readonly jobOptions: JobsOptions;
+  private readonly log: Pick<Logger, "warn" | "info"> | undefined;
+  private readonly counters = {
+    sent: 0,
+    spooled: 0,
+    replayed: 0,
+    spoolFull: 0,
+    sendFailures: 0,
+    corruptSpoolLines: 0,
+    spoolFileErrors: 0,
+  };
+
+  /** Opens the queue, loads the spool file (if any) and starts replaying it. */
+  static async open(opts: BullmqQueueOptions): Promise<BullmqObservationQueue> {
+    const q = new BullmqObservationQueue(opts);
+    if (opts.spool?.file !== undefined) {
+      const loaded = await FileSpool.open(opts.spool.file);
+      q.file = loaded.spool;
+      q.counters.corruptSpoolLines = loaded.corrupt;
+      for (const obs of loaded.observations) {
+        const json = JSON.stringify(obs);
+        if (q.spool.length >= q.maxEntries || q.spoolBytes + json.length > q.maxBytes) {
+          q.counters.spoolFull++;
+          continue;
+        }
+        q.spool.push({ obs, json });
+        q.spoolBytes += json.length;
+      }
+      if (loaded.corrupt > 0 || q.spool.length < loaded.observations.length)
+        await q.file.rewrite(q.spool.map((e) => e.json));
+      if (q.spool.length > 0) {
+        q.log?.info({ pending: q.spool.length, corrupt: loaded.corrupt }, "replaying observation spool");
+        q.kickReplay();
+      }
+    }
+    return q;
+  }
+
+  private constructor(opts: BullmqQueueOptions) {
+    this.maxInFlight = opts.maxInFlight ?? 64;
+    this.timeoutMs = opts.sendTimeoutMs ?? 2000;
+    this.maxEntries = opts.spool?.maxEntries ?? 10_000;
+    this.maxBytes = opts.spool?.maxBytes ?? 64 * 2 ** 20;
+    this.replayBatch = opts.replayBatch ?? 200;
+    this.retryMin = opts.retryMinMs ?? 200;
+    this.retryMax = opts.retryMaxMs ?? 5000;
+    this.jobOptions = { ...DEFAULT_JOB_OPTIONS, ...opts.jobOptions };
+    this.log = opts.logger;
+    if (opts.client !== undefined) {
+      this.client = opts.client;
+      this.ownsClient = false;
+    } else {
+      const base: RedisOptions = {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        commandTimeout: this.timeoutMs,
+        retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
+      };
+      const c = opts.connection ?? "redis://127.0.0.1:6379";
+      this.client = typeof c === "string" ? new Redis(c, base) : new Redis({ ...c, ...base });
+      this.ownsClient = true;
+    }
+    // Connection errors are expected while Redis is away; they surface as spooling, not crashes.
+    this.client.on("error", () => undefined);
+    this.client.on("ready", () => this.kickReplay());
+    this.queue = new Queue(opts.queueName ?? QUEUE_NAME, {
+      connection: this.client,
+      prefix: opts.prefix ?? QUEUE_PREFIX,
+      defaultJobOptions: this.jobOptions,
+    });
+    this.queue.on("error", (err) => this.log?.warn({ err: String(err) }, "observation queue error"));
+  }
+
+  async send(obs: Obs): Promise<SendResult> {
+    if (this.closed) throw new Error("observation queue is closed");
+    const parsed = Observation.parse(obs);
+    if (this.spool.length > 0 || !this.isReady()) return this.toSpool(parsed);
+    await this.acquire();
+    try {
+      // The state may have changed while we waited for a slot; keep the spool's order.
+      if (this.spool.length > 0 || !this.isReady()) return await this.toSpool(parsed);
+      try {
+        await withTimeout(this.queue.add(JOB_NAME, parsed, { jobId: bullmqJobId(parsed) }), this.timeoutMs);
+        this.counters.sent++;
+        return { ok: true };
+      } catch (err) {
+        this.counters.sendFailures++;
+        this.log?.warn({ err: String(err) }, "observation add failed; spooling");
+        return await this.toSpool(parsed);
+      }
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Resolves once BullMQ is connected (optional: `send` spools until then). */
+  async waitUntilReady(): Promise<void> {
+    await this.queue.waitUntilReady();
+  }
+
+  pending(): number {
+    return this.spool.length;
+  }
+
+  stats(): BullmqQueueStats {
+    return {
+      ...this.counters,
+      inFlight: this.inFlight,
+      pending: this.spool.length,
+      pendingBytes: this.spoolBytes,
+    };
+  }
+
+  /** Resolves once the spool is empty and no add is outstanding (tests, graceful shutdown). */
+  drained(): Promise<void> {
+    if (this.spool.length === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Stops replaying; the spool file (if any) keeps what was not sent for the next start. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.slotWaiters.splice(0)) w();
+    await this.queue.close().catch(() => undefined);
+    if (this.ownsClient) this.client.disconnect();
+    await this.file?.close();
+  }
+
+  private isReady(): boolean {
+    return this.client.status === "ready";
+  }
+
+  private async toSpool(obs: Obs): Promise<SendResult> {
+    const json = JSON.stringify(obs);
+    if (this.spool.length >= this.maxEntries || this.spoolBytes + json.length > this.maxBytes) {
+      this.counters.spoolFull++;
+      return { ok: false, reason: "spool_full" };
+    }
+    this.spool.push({ obs, json });
+    this.spoolBytes += json.length;
+    this.counters.spooled++;
+    this.kickReplay();
+    if (this.file !== undefined) {
+      try {
+        await this.file.append(json);
+      } catch (err) {
+        // Still spooled in memory; only crash-survival is lost for this entry.
+        this.counters.spoolFileErrors++;
+        this.log?.warn({ err: String(err) }, "spool file append failed");
+      }
+    }
+    return { ok: false, reason: "spooled" };
+  }
+
+  private kickReplay(): void {
+    if (this.replaying || this.closed || this.spool.length === 0) return;
+    this.replaying = true;
+    void this.replay().finally(() => {
+      this.replaying = false;
+      this.notifyDrained();
+    });
+  }
+
+  private async replay(): Promise<void> {
+    let delay = this.retryMin;
+    while (!this.closed && this.spool.length > 0) {
+      if (!this.isReady()) {
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.retryMax);
+        continue;
+      }
+      const batch = this.spool.slice(0, this.replayBatch);
+      try {
+        await withTimeout(
+          this.queue.addBulk(
+            batch.map((e) => ({
+              name: JOB_NAME,
+              data: e.obs,
+              opts: { ...this.jobOptions, jobId: bullmqJobId(e.obs) },
+            })),
+          ),
+          this.timeoutMs,
+        );
+      } catch (err) {
+        this.counters.sendFailures++;
+        this.log?.warn({ err: String(err), pending: this.spool.length }, "spool replay failed; retrying");
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.retryMax);
+        continue;
+      }
+      delay = this.retryMin;
+      this.spool.splice(0, batch.length);
+      for (const e of batch) this.spoolBytes -= e.json.length;
+      this.counters.replayed += batch.length;
+      await this.compactFile();
+    }
+  }
+
+  /** Keeps the spool file from growing: empty it when drained, rewrite it when mostly replayed. */
+  private async compactFile(): Promise<void> {
+    const f = this.file;
+    if (f === undefined) return;
+    try {
+      if (this.spool.length === 0) await f.clear();
+      else if (f.lines > 2 * this.maxEntries) await f.rewrite(this.spool.map((e) => e.json));
+    } catch (err) {
+      this.counters.spoolFileErrors++;
+      this.log?.warn({ err: String(err) }, "spool file compaction failed");
+    }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.inFlight < this.maxInFlight) {
+      this.inFlight++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) =>
+      this.slotWaiters.push(() => {
+        this.inFlight++;
+        resolve();
+      }),
+    );
+  }
+
+  private release(): void {
+    this.inFlight--;
+    const next = this.slotWaiters.shift();
+    if (next !== undefined) next();
+    else this.notifyDrained();
+  }
+
+  private notifyDrained(): void {
+    if (this.spool.length > 0 || this.inFlight > 0 || this.replaying) return;
+    for (const w of this.drainWaiters.splice(0)) w();
+  }
+}
