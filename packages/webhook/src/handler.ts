@@ -37,9 +37,11 @@ export function review(body: unknown, deps: HandlerDeps): AdmissionResponse | { 
   const m = mutatePod(view.recordings, view.labels, pod.data as PodSpecLike);
   if (m.recordings.length === 0) return allow();
   deps.onMutation?.(namespace, m.recordings, m.warnings);
+  const warnings = m.warnings.length > 0 ? { warnings: m.warnings } : {};
+  if (m.patch.length === 0) return allow(warnings);
   return allow({
     patchType: "JSONPatch",
     patch: Buffer.from(JSON.stringify(m.patch)).toString("base64"),
-    ...(m.warnings.length > 0 ? { warnings: m.warnings } : {}),
+    ...warnings,
   });
 }

@@ -67,12 +67,13 @@ export function mutatePod(
     out.recordings.push(rec.metadata.name);
     for (const { c, path } of all) {
       if (!sel.containers.includes(c.name)) continue;
-      annotations[`${RECORDING_ANNOTATION_PREFIX}${c.name}`] = rec.metadata.name;
       if (c.securityContext?.privileged === true)
         out.warnings.push(
           `container ${c.name} is privileged: it runs without seccomp or SELinux confinement, so the recording may not reflect a confined run`,
         );
+      // Bpf recordings observe pods as they are: nothing to change.
       if (rec.spec.recorder !== "Logs") continue;
+      annotations[`${RECORDING_ANNOTATION_PREFIX}${c.name}`] = rec.metadata.name;
       const sc = c.securityContext ?? {};
       if (rec.spec.kind === "SeccompProfile") {
         if (sc.seccompProfile !== undefined)
@@ -97,7 +98,7 @@ export function mutatePod(
       }
     }
   }
-  if (out.recordings.length > 0) {
+  if (Object.keys(annotations).length > 0) {
     // Annotations set here cannot be spoofed by the pod author: the webhook overwrites them.
     const merged = { ...(pod.metadata.annotations ?? {}), ...annotations };
     out.patch.unshift({ op: "add", path: "/metadata/annotations", value: merged });
