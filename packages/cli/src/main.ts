@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 import { access } from "node:fs/promises";
-import { LogsRecorder, RUNC_INIT_COMM } from "@secprof/recorder";
+import { LogsRecorder, RUNC_INIT_COMM, resolveCommand, runcCalibration } from "@secprof/recorder";
 import { Command, Option } from "commander";
+import { type DiffFormat, diffCommand } from "./commands/diff.js";
+import { mergeCommand } from "./commands/merge.js";
 import { openInput, parseStream } from "./commands/parse.js";
+import { pull } from "./commands/pull.js";
 import { type RecorderName, record } from "./commands/record.js";
 
 // Composition root: the only place that reads process state and wires commands to real I/O.
@@ -73,6 +76,14 @@ program
             if (name === "logs") return logs(inContainer ? RUNC_INIT_COMM : undefined);
             throw new Error("the bpf recorder is not wired yet");
           },
+          calibrateRunc: async (recorder) => {
+            const runc = await resolveCommand("runc", process.env.PATH);
+            if (!runc.ok) return "runc is not installed";
+            const cacheDir = process.env.SECPROF_CACHE_DIR ?? "/var/cache/secprof/runtime";
+            return runcCalibration(runc.file, cacheDir, () =>
+              recorder === "logs" ? logs(RUNC_INIT_COMM) : logs(RUNC_INIT_COMM),
+            );
+          },
           env: process.env,
           cwd: process.cwd(),
           stderr: process.stderr,
@@ -88,6 +99,66 @@ program
       );
     },
   );
+
+/** exactOptionalPropertyTypes: omit unset options instead of passing undefined. */
+const defined = <T extends Record<string, unknown>>(o: T) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
+
+const io = { stdout: process.stdout, stderr: process.stderr };
+
+program
+  .command("diff")
+  .description("compare profiles semantically; exit 1 when NEW allows anything OLD did not (a CI drift gate)")
+  .addOption(new Option("--format <format>", "output").choices(["text", "markdown", "json"]).default("text"))
+  .argument("<old>", "profile file (OCI JSON or CR YAML), directory or extracted bundle")
+  .argument("<new>", "the same, newer")
+  .action(async (oldPath: string, newPath: string, opts: { format: DiffFormat }) => {
+    process.exitCode = await diffCommand({ old: oldPath, new: newPath, format: opts.format }, io);
+  });
+
+program
+  .command("merge")
+  .description("merge profiles of one kind (union; least restrictive action per syscall)")
+  .option("--out <dir>", "write the merged profile files here (default: CR YAML on stdout)")
+  .option("--name <name>", "name of the merged profile (default: the first input's)")
+  .option("--one-name-per-rule", "SPO's layout: one syscall per rule")
+  .option("--check", "exit 1 if the first input does not already allow everything the merge does")
+  .argument("<inputs...>", "profile files")
+  .action(
+    async (
+      inputs: string[],
+      opts: { out?: string; name?: string; oneNamePerRule?: boolean; check?: boolean },
+    ) => {
+      process.exitCode = await mergeCommand(
+        {
+          inputs,
+          ...defined({ out: opts.out, name: opts.name }),
+          layout: opts.oneNamePerRule ? "per-name" : "grouped",
+          check: opts.check === true,
+        },
+        io,
+      );
+    },
+  );
+
+program
+  .command("pull")
+  .description("download a recording's bundle, verify every digest and extract it safely")
+  .requiredOption("--out <dir>", "directory to extract into")
+  .option("--token <token>", "bearer token (default: $SECPROF_TOKEN)")
+  .option("--server <url>", "merger API base URL for NAMESPACE/RECORDING sources (default: $SECPROF_SERVER)")
+  .option("--force", "replace a non-empty --out")
+  .argument("<source>", "bundle URL, or NAMESPACE/RECORDING with --server")
+  .action(async (source: string, opts: { out: string; token?: string; server?: string; force?: boolean }) => {
+    const token = opts.token ?? process.env.SECPROF_TOKEN;
+    const server = opts.server ?? process.env.SECPROF_SERVER;
+    process.exitCode = await pull(
+      { source, out: opts.out, force: opts.force === true, ...defined({ token, server }) },
+      { fetch, stderr: process.stderr },
+    );
+  });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`secprof: ${err instanceof Error ? err.message : String(err)}\n`);

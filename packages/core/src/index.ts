@@ -1,5 +1,6 @@
 export * from "./attribution/index.js";
 export * from "./audit/index.js";
+export * from "./bundle/index.js";
 export * from "./checkpoint.js";
 export * from "./ports/index.js";
 export * from "./profiles/index.js";

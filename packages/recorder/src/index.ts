@@ -1,7 +1,10 @@
+export * from "./kube/pod-index.js";
+export * from "./kube/recordings.js";
 export * from "./local/local-recorder.js";
 export { LogsRecorder } from "./local/logs-recorder.js";
 export { resolveCommand } from "./local/resolve-command.js";
 export { type RunResult, runLocal } from "./local/run-local.js";
+export { type RuntimeCalibration, runcCalibration } from "./runtime/calibrate-runc.js";
 export {
   containerOptions,
   RUNC_INIT_COMM,

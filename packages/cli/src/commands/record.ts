@@ -12,6 +12,7 @@ import {
 import {
   type LocalRecorder,
   type RunResult,
+  type RuntimeCalibration,
   resolveCommand,
   runcRecording,
   runLocal,
@@ -32,6 +33,8 @@ export interface RecordOptions {
 export interface RecordDeps {
   /** `inContainer`: CMD is an OCI runtime starting the container to record. */
   makeRecorder: (name: RecorderName, inContainer: boolean) => LocalRecorder;
+  /** runc's post-filter syscalls measured over many runs on this machine (ADR 0002). */
+  calibrateRunc: (recorder: RecorderName) => Promise<RuntimeCalibration | string>;
   env: NodeJS.ProcessEnv;
   cwd: string;
   stderr: { write(s: string): unknown; isTTY?: boolean };
@@ -105,6 +108,8 @@ export async function record(
 
   const rec = await startRecorder(deps, opts.recorder, recorderExplicit, inContainer);
   if (typeof rec === "string") return fail(deps, rec, 1);
+  const calibration = inContainer ? await deps.calibrateRunc(rec.name) : undefined;
+  if (typeof calibration === "string") return fail(deps, `cannot measure runc: ${calibration}`, 1);
   const container = inContainer
     ? await runcRecording(opts.argv, rec.name, deps.cwd, { ...deps.env, PATH: CONTAINER_PATH })
     : undefined;
@@ -172,7 +177,7 @@ function summary(
     "",
     `secprof: recorded \`${opts.argv.join(" ")}\` with the ${recorder} recorder in ${(run.durationMs / 1000).toFixed(2)} s (exit ${run.exitCode}${run.interrupted ? ", interrupted" : ""})`,
     `  arches:   ${(spec.architectures ?? []).join(", ") || "none"}`,
-    `  syscalls: ${prov.workload.length} from the workload${sources.runtime === undefined ? "" : ` + ${prov.runtimeOnly.length} measured from ${opts.forRuntime} (${prov.runtimeOnly.join(", ") || "none"})`}`,
+    `  syscalls: ${prov.workload.length} from the workload${sources.runtime === undefined ? "" : ` + ${prov.runtimeOnly.length} measured from ${opts.forRuntime}'s own start-up (${prov.runtimeOnly.join(", ") || "none"})`}`,
   ];
   for (const [file, content] of files) {
     lines.push(

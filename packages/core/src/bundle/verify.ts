@@ -14,6 +14,8 @@ export class BundleError extends Error {
 
 export interface VerifiedBundle {
   manifest: BundleManifest;
+  /** manifest.json exactly as it was in the archive. */
+  manifestBytes: Uint8Array;
   /** Every file the manifest lists, in manifest order, with content whose digest matched. */
   files: Map<string, Uint8Array>;
 }
@@ -118,5 +120,5 @@ export function verifyBundle(
       throw new BundleError(`${f.path} is ${data.length} bytes, over the limit of ${limits.maxFileBytes}`);
     files.set(f.path, data);
   }
-  return { manifest, files };
+  return { manifest, manifestBytes: rawManifest, files };
 }

@@ -8,6 +8,7 @@ import {
   mergeSeccompSpecs,
   normalizeSeccomp,
   SeccompMergeConflict,
+  type SeccompNameRule,
   seccompActionRank,
 } from "./merge-seccomp.js";
 import { seccompProfileCR } from "./seccomp.js";
@@ -86,19 +87,44 @@ describe("mergeSeccompSpecs: SPO's union semantics", () => {
     expect(mergeSeccompSpecs([s(cond(8)), s(cond(8))]).syscalls).toEqual([cond(8)]);
   });
 
-  it("unions what each profile does with a call: a name one side leaves to its default gets that default", () => {
+  it("restricts only what every side restricts: restrictive rules intersect and vanish against no rule", () => {
+    const kill = (args?: SeccompRule["args"]): SeccompRule => ({
+      names: ["ptrace"],
+      action: "SCMP_ACT_KILL_PROCESS",
+      ...(args === undefined ? {} : { args }),
+    });
+    const s = (...syscalls: SeccompRule[]): SeccompSpec => ({ defaultAction: "SCMP_ACT_ALLOW", syscalls });
+    const c0 = { index: 0, value: 0, op: "SCMP_CMP_EQ" as const };
+    const c1 = { index: 1, value: 4, op: "SCMP_CMP_EQ" as const };
+    // One side lets ptrace through (its default): so does the union.
+    expect(mergeSeccompSpecs([s(kill()), s()]).syscalls).toBeUndefined();
+    // Both kill it on some calls: only calls both kill stay killed.
+    expect(mergeSeccompSpecs([s(kill([c0])), s(kill())]).syscalls).toEqual([kill([c0])]);
+    expect(mergeSeccompSpecs([s(kill([c0])), s(kill([c1]))]).syscalls).toEqual([kill([c0, c1])]);
+    // A permissive rule beats a restrictive one.
+    expect(mergeSeccompSpecs([s(kill()), s({ names: ["ptrace"], action: "SCMP_ACT_LOG" })]).syscalls).toEqual(
+      [{ names: ["ptrace"], action: "SCMP_ACT_LOG" }],
+    );
+  });
+
+  it("reads several rules with the same verdict for one name as alternatives, as libseccomp does", () => {
+    const rule = (value: number): SeccompRule => ({
+      names: ["ptrace"],
+      action: "SCMP_ACT_ERRNO",
+      args: [{ index: 0, value, op: "SCMP_CMP_EQ" }],
+    });
+    const spec: SeccompSpec = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [rule(16), rule(17)] };
+    expect(mergeSeccompSpecs([spec]).syscalls).toEqual([rule(16), rule(17)]);
+    expect(mergeSeccompSpecs([spec, spec])).toEqual(mergeSeccompSpecs([spec]));
+  });
+
+  it("refuses profiles with different default actions: an allowlist and a denylist have no one-profile union", () => {
     const denylist: SeccompSpec = {
       defaultAction: "SCMP_ACT_ALLOW",
-      syscalls: [{ names: ["mount", "reboot"], action: "SCMP_ACT_ERRNO" }],
+      syscalls: [{ names: ["mount"], action: "SCMP_ACT_ERRNO" }],
     };
-    const allowlist: SeccompSpec = {
-      defaultAction: "SCMP_ACT_ERRNO",
-      syscalls: [allow("mount", "read")],
-    };
-    expect(mergeSeccompSpecs([denylist, allowlist])).toEqual({
-      defaultAction: "SCMP_ACT_ALLOW",
-      syscalls: [allow("mount", "read"), { names: ["reboot"], action: "SCMP_ACT_ERRNO" }],
-    });
+    const allowlist: SeccompSpec = { defaultAction: "SCMP_ACT_ERRNO", syscalls: [allow("read")] };
+    expect(() => mergeSeccompSpecs([denylist, allowlist])).toThrow(/different defaultActions/);
   });
 
   it("refuses profiles with different bases or listeners instead of silently dropping one", () => {
@@ -150,37 +176,44 @@ const arbRule: fc.Arbitrary<SeccompRule> = fc
     ...(errnoRet === undefined ? {} : { errnoRet }),
     ...(args === undefined ? {} : { args }),
   }));
-const arbSpec: fc.Arbitrary<SeccompSpec> = fc
-  .record({
-    defaultAction: fc.constantFrom(
-      "SCMP_ACT_ERRNO" as const,
-      "SCMP_ACT_KILL_PROCESS" as const,
-      "SCMP_ACT_LOG" as const,
-      "SCMP_ACT_ALLOW" as const,
-    ),
-    architectures: fc.option(
-      fc.uniqueArray(
-        fc.constantFrom("SCMP_ARCH_X86_64" as const, "SCMP_ARCH_X86" as const, "SCMP_ARCH_AARCH64" as const),
+const arbDefault = fc.constantFrom(
+  "SCMP_ACT_ERRNO" as const,
+  "SCMP_ACT_KILL_PROCESS" as const,
+  "SCMP_ACT_LOG" as const,
+  "SCMP_ACT_ALLOW" as const,
+);
+const arbSpecWith = (defaultAction: SeccompSpec["defaultAction"]): fc.Arbitrary<SeccompSpec> =>
+  fc
+    .record({
+      architectures: fc.option(
+        fc.uniqueArray(
+          fc.constantFrom(
+            "SCMP_ARCH_X86_64" as const,
+            "SCMP_ARCH_X86" as const,
+            "SCMP_ARCH_AARCH64" as const,
+          ),
+        ),
+        { nil: undefined },
       ),
-      { nil: undefined },
-    ),
-    syscalls: fc.option(fc.array(arbRule, { maxLength: 6 }), { nil: undefined }),
-    flags: fc.option(
-      fc.uniqueArray(
-        fc.constantFrom("SECCOMP_FILTER_FLAG_LOG" as const, "SECCOMP_FILTER_FLAG_TSYNC" as const),
+      syscalls: fc.option(fc.array(arbRule, { maxLength: 6 }), { nil: undefined }),
+      flags: fc.option(
+        fc.uniqueArray(
+          fc.constantFrom("SECCOMP_FILTER_FLAG_LOG" as const, "SECCOMP_FILTER_FLAG_TSYNC" as const),
+        ),
+        { nil: undefined },
       ),
-      {
-        nil: undefined,
-      },
-    ),
-  })
-  .map((s) => {
-    const out: SeccompSpec = { defaultAction: s.defaultAction };
-    if (s.architectures !== undefined) out.architectures = s.architectures;
-    if (s.syscalls !== undefined) out.syscalls = s.syscalls;
-    if (s.flags !== undefined) out.flags = s.flags;
-    return out;
-  });
+    })
+    .map((s) => {
+      const out: SeccompSpec = { defaultAction };
+      if (s.architectures !== undefined) out.architectures = s.architectures;
+      if (s.syscalls !== undefined) out.syscalls = s.syscalls;
+      if (s.flags !== undefined) out.flags = s.flags;
+      return out;
+    });
+/** n specs sharing one default action, as the merge requires. */
+const arbSpecs = (min: number, max: number) =>
+  arbDefault.chain((d) => fc.array(arbSpecWith(d), { minLength: min, maxLength: max }));
+const tuple = <N extends number>(n: N) => arbSpecs(n, n) as fc.Arbitrary<SeccompSpec[]>;
 
 const merge = (...specs: SeccompSpec[]) => mergeSeccompSpecs(specs);
 const cr = (spec: SeccompSpec) => seccompProfileCR({ name: "p" }, spec);
@@ -189,7 +222,8 @@ const runs = { numRuns: 400 };
 describe("mergeSeccompSpecs: properties", () => {
   it("is commutative", () => {
     fc.assert(
-      fc.property(arbSpec, arbSpec, (a, b) => {
+      fc.property(tuple(2), ([a, b]) => {
+        if (a === undefined || b === undefined) throw new Error("unreachable");
         expect(merge(a, b)).toEqual(merge(b, a));
       }),
       runs,
@@ -198,7 +232,8 @@ describe("mergeSeccompSpecs: properties", () => {
 
   it("is associative, and merging in steps equals merging at once", () => {
     fc.assert(
-      fc.property(arbSpec, arbSpec, arbSpec, (a, b, c) => {
+      fc.property(tuple(3), ([a, b, c]) => {
+        if (a === undefined || b === undefined || c === undefined) throw new Error("unreachable");
         const left = merge(merge(a, b), c);
         expect(left).toEqual(merge(a, merge(b, c)));
         expect(left).toEqual(merge(a, b, c));
@@ -209,7 +244,8 @@ describe("mergeSeccompSpecs: properties", () => {
 
   it("is idempotent", () => {
     fc.assert(
-      fc.property(arbSpec, (a) => {
+      fc.property(tuple(1), ([a]) => {
+        if (a === undefined) throw new Error("unreachable");
         const once = merge(a);
         expect(merge(a, a)).toEqual(once);
         expect(merge(once)).toEqual(once);
@@ -221,16 +257,23 @@ describe("mergeSeccompSpecs: properties", () => {
 
   it("never loses an allowed call: each input's verdict is at most the merge's, and no diff from the merge widens", () => {
     fc.assert(
-      fc.property(fc.array(arbSpec, { minLength: 1, maxLength: 4 }), (specs) => {
+      fc.property(arbSpecs(1, 4), (specs) => {
         const merged = mergeSeccompSpecs(specs);
         const m = normalizeSeccomp(merged);
+        const rank = (r: SeccompNameRule | undefined, d: SeccompAction) =>
+          seccompActionRank(r?.verdict.action ?? d);
         for (const s of specs) {
           const n = normalizeSeccomp(s);
           for (const name of NAMES) {
-            const inRank = seccompActionRank(n.names.get(name)?.verdict.action ?? s.defaultAction);
-            const outRank = seccompActionRank(m.names.get(name)?.verdict.action ?? merged.defaultAction);
-            expect(outRank).toBeGreaterThanOrEqual(inRank);
-            if (n.names.get(name)?.when === "always") expect(m.names.get(name)?.when).toBe("always");
+            const inRule = n.names.get(name);
+            const outRule = m.names.get(name);
+            expect(rank(outRule, merged.defaultAction)).toBeGreaterThanOrEqual(rank(inRule, s.defaultAction));
+            // A call an input lets through unconditionally, the merge does too.
+            if (
+              inRule?.when === "always" &&
+              rank(inRule, s.defaultAction) > seccompActionRank(s.defaultAction)
+            )
+              expect(outRule?.when).toBe("always");
           }
           // Going from the merge to any input never allows more.
           expect(diffProfilePair(cr(merged), cr(s)).filter((c) => c.widening)).toEqual([]);
@@ -242,7 +285,7 @@ describe("mergeSeccompSpecs: properties", () => {
 
   it("produces a valid spec with grouped, sorted rules", () => {
     fc.assert(
-      fc.property(fc.array(arbSpec, { minLength: 1, maxLength: 3 }), (specs) => {
+      fc.property(arbSpecs(1, 3), (specs) => {
         const merged = mergeSeccompSpecs(specs);
         expect(SeccompSpec.parse(merged)).toEqual(merged);
         for (const r of merged.syscalls ?? []) expect(r.names).toEqual([...r.names].sort());

@@ -11,23 +11,24 @@ import { ANNOTATION_PREFIX, seccompProfileCR } from "./seccomp.js";
 
 /**
  * Seccomp union with SPO's semantics (spo.md §1.8), made a true join so the merge is
- * associative, commutative and idempotent:
+ * associative, commutative and idempotent, and never loses a call any input allows:
  *
  * - Per syscall name the **least restrictive** action wins, in SPO's order
  *   KILL_PROCESS < KILL = KILL_THREAD < TRAP < ERRNO < NOTIFY < TRACE < LOG < ALLOW; `errnoRet`
  *   follows the chosen side. Ties SPO leaves to "left wins" (KILL vs KILL_THREAD, two errnoRet
  *   values) are broken by the action name, then the larger errnoRet, so order never matters.
- * - A profile that does not list a name contributes its `defaultAction` for it: the merge is
- *   the union of what each profile *does* with the call, not only of what it lists. When every
- *   default is the same (all recordings), this is exactly SPO's "names on one side are copied".
- * - Args: a rule without args is unconditional; if any side is unconditional the result is;
- *   otherwise the union of the sides' conditions. Unlike SPO, which concatenates both sides' args
- *   into one rule (OCI ANDs the args of one rule, so that would allow *less* than either side),
- *   each side's argument conjunction stays a separate rule, so no allowed call is lost.
- * - `defaultAction` is the least restrictive of the inputs; `architectures` and `flags` are set
- *   unions. SPO takes these from the first profile; a union never drops an input's arch.
- *   `state` comes from the first profile, as in SPO. Different `baseProfileName`s or listeners
- *   cannot be expressed in one profile and are refused (SeccompMergeConflict).
+ * - Args, for rules less restrictive than the default (all recorded rules): if either side is
+ *   unconditional the result is; otherwise the union of the sides' conditions. Unlike SPO,
+ *   which concatenates both sides' args into one rule (OCI ANDs the args of one rule, so that
+ *   allows *less* than either side), each side's conjunction stays a rule of its own (OR).
+ * - Rules more restrictive than the default (a KILL in an ERRNO profile, an ERRNO in an ALLOW
+ *   profile) restrict only calls *every* side restricts: their conditions intersect, and a
+ *   side without the rule lets the call through to the default, so the rule goes (SPO would
+ *   copy it and deny what the other side allowed).
+ * - All profiles must share `defaultAction` (SPO partials do): a union of an allowlist and a
+ *   denylist is not one profile, so that, like different `baseProfileName`s or listeners, is
+ *   refused (SeccompMergeConflict). `architectures` and `flags` are set unions (SPO takes the
+ *   first profile's, which drops the other arches); `state` comes from the first profile.
  *
  * Output layout: rules that share action, errnoRet and args are grouped into one rule with
  * sorted names (smaller, and equivalent to SPO's one-name-per-entry form); `layout: "per-name"`
@@ -73,9 +74,13 @@ export function compareVerdicts(a: SeccompVerdict, b: SeccompVerdict): number {
   );
 }
 
-/** Which calls a rule set matches: all of them, or any of several argument conjunctions (keyed canonically). */
+/**
+ * Which calls a rule matches: all of them, or any of several argument conjunctions, keyed
+ * canonically and kept minimal (no alternative whose conditions include another's).
+ */
 export type SeccompConditions = "always" | ReadonlyMap<string, readonly Arg[]>;
 
+/** A name's rule. In a normalized spec the verdict never equals the default (such a rule is a no-op). */
 export interface SeccompNameRule {
   verdict: SeccompVerdict;
   when: SeccompConditions;
@@ -86,6 +91,9 @@ export interface NormalizedSeccomp {
   defaultAction: SeccompAction;
   names: ReadonlyMap<string, SeccompNameRule>;
 }
+
+/** OCI allows at most 6 argument conditions per rule. */
+const MAX_ARGS = 6;
 
 function canonicalArg(a: Arg): Arg {
   return {
@@ -106,25 +114,80 @@ function conjunction(args: readonly Arg[]): { key: string; args: Arg[] } {
   return { key: `[${keys.join(",")}]`, args: keys.map((k) => byKey.get(k) as Arg) };
 }
 
+/** Drops alternatives implied by a broader one (whose conditions are a subset), in key order. */
+function minimal(alts: Map<string, readonly Arg[]>): ReadonlyMap<string, readonly Arg[]> {
+  const sets = [...alts].map(([k, args]) => ({ k, args, keys: new Set(args.map(argKey)) }));
+  const keep = sets.filter(
+    (x) =>
+      !sets.some((y) => y.k !== x.k && y.keys.size <= x.keys.size && [...y.keys].every((k) => x.keys.has(k))),
+  );
+  keep.sort((a, b) => (a.k < b.k ? -1 : 1));
+  return new Map(keep.map((x) => [x.k, x.args]));
+}
+
+/** Calls either matches. */
 function unionConditions(a: SeccompConditions, b: SeccompConditions): SeccompConditions {
   if (a === "always" || b === "always") return "always";
-  if (a === b) return a;
-  const out = new Map(a);
-  for (const [k, v] of b) out.set(k, v);
-  return out;
+  return minimal(new Map([...a, ...b]));
 }
+
+/** Calls both match; conjunctions over OCI's 6-arg limit are dropped (those calls fall to the default). */
+function intersectConditions(a: SeccompConditions, b: SeccompConditions): SeccompConditions {
+  if (a === "always") return b;
+  if (b === "always") return a;
+  const out = new Map<string, readonly Arg[]>();
+  for (const x of a.values())
+    for (const y of b.values()) {
+      const c = conjunction([...x, ...y]);
+      if (c.args.length <= MAX_ARGS) out.set(c.key, c.args);
+    }
+  return minimal(out);
+}
+
+const isEmpty = (c: SeccompConditions) => c !== "always" && c.size === 0;
 
 function maxVerdict(a: SeccompVerdict, b: SeccompVerdict): SeccompVerdict {
   return compareVerdicts(a, b) >= 0 ? a : b;
+}
+
+/**
+ * The join of two rules for one name under the same default `d` (undefined: no rule, the call
+ * gets `d`). Rules above `d` (permissive) join to the higher verdict on the calls either matches;
+ * rules below `d` (restrictive) to the higher verdict on the calls both match, and a restrictive
+ * rule vanishes against no rule. A permissive rule wins over no rule and any restrictive one.
+ * Exact except that two permissive rules' calls all get the higher verdict (an over-approximation:
+ * it may allow more, never less).
+ */
+function joinRules(
+  a: SeccompNameRule | undefined,
+  b: SeccompNameRule | undefined,
+  d: SeccompVerdict,
+): SeccompNameRule | undefined {
+  if (a === undefined || b === undefined) {
+    const r = a ?? b;
+    return r !== undefined && compareVerdicts(r.verdict, d) > 0 ? r : undefined;
+  }
+  const aUp = compareVerdicts(a.verdict, d) > 0;
+  const bUp = compareVerdicts(b.verdict, d) > 0;
+  if (aUp !== bUp) return aUp ? a : b;
+  const verdict = maxVerdict(a.verdict, b.verdict);
+  if (aUp) return { verdict, when: unionConditions(a.when, b.when) };
+  const when = intersectConditions(a.when, b.when);
+  return isEmpty(when) ? undefined : { verdict, when };
 }
 
 function verdictOf(r: SeccompRule): SeccompVerdict {
   return r.errnoRet === undefined ? { action: r.action } : { action: r.action, errnoRet: r.errnoRet };
 }
 
-/** The per-name view of one spec; duplicate names within it are joined like two profiles would be. */
+/**
+ * The per-name view of one spec. Several rules for one name with the same verdict are
+ * alternatives; with different verdicts they are joined like two profiles would be. A rule that
+ * does what the default does is dropped.
+ */
 export function normalizeSeccomp(spec: SeccompSpec): NormalizedSeccomp {
-  const names = new Map<string, SeccompNameRule>();
+  const d: SeccompVerdict = { action: spec.defaultAction };
+  const seen = new Map<string, SeccompNameRule | undefined>();
   for (const rule of spec.syscalls ?? []) {
     const verdict = verdictOf(rule);
     let when: SeccompConditions = "always";
@@ -132,42 +195,45 @@ export function normalizeSeccomp(spec: SeccompSpec): NormalizedSeccomp {
       const c = conjunction(rule.args);
       when = new Map([[c.key, c.args]]);
     }
+    const r = compareVerdicts(verdict, d) === 0 ? undefined : { verdict, when };
     for (const name of rule.names) {
-      const prev = names.get(name);
-      names.set(
+      const prev = seen.get(name);
+      // Rules with the same verdict are alternatives (libseccomp ORs them; that is also how a
+      // rule with several argument alternatives is rendered). Different verdicts: the join.
+      seen.set(
         name,
-        prev === undefined
-          ? { verdict, when }
-          : { verdict: maxVerdict(prev.verdict, verdict), when: unionConditions(prev.when, when) },
+        !seen.has(name)
+          ? r
+          : prev !== undefined && r !== undefined && compareVerdicts(prev.verdict, r.verdict) === 0
+            ? { verdict: r.verdict, when: unionConditions(prev.when, r.when) }
+            : joinRules(prev, r, d),
       );
     }
   }
+  const names = new Map<string, SeccompNameRule>();
+  for (const [n, r] of seen) if (r !== undefined) names.set(n, r);
   return { defaultAction: spec.defaultAction, names };
 }
 
-/** The join of several normalized specs (see the module comment). */
+/** The join of several normalized specs with the same default (see the module comment). */
 export function joinSeccomp(specs: readonly NormalizedSeccomp[]): NormalizedSeccomp {
   const first = specs[0];
   if (first === undefined) throw new RangeError("nothing to merge");
-  let defaultAction = first.defaultAction;
-  for (const s of specs)
-    if (compareVerdicts({ action: s.defaultAction }, { action: defaultAction }) > 0)
-      defaultAction = s.defaultAction;
+  const defaults = new Set(specs.map((s) => s.defaultAction));
+  if (defaults.size > 1)
+    throw new SeccompMergeConflict(
+      `the profiles have different defaultActions (${[...defaults].join(", ")}); their union is not one profile`,
+    );
+  const d: SeccompVerdict = { action: first.defaultAction };
   const all = new Set<string>();
   for (const s of specs) for (const n of s.names.keys()) all.add(n);
   const names = new Map<string, SeccompNameRule>();
   for (const n of all) {
-    let verdict: SeccompVerdict | undefined;
-    let when: SeccompConditions | undefined;
-    for (const s of specs) {
-      const r = s.names.get(n);
-      const v = r?.verdict ?? { action: s.defaultAction };
-      verdict = verdict === undefined ? v : maxVerdict(verdict, v);
-      if (r !== undefined) when = when === undefined ? r.when : unionConditions(when, r.when);
-    }
-    if (verdict !== undefined && when !== undefined) names.set(n, { verdict, when });
+    const [head, ...rest] = specs.map((s) => s.names.get(n));
+    const joined = rest.reduce((acc, r) => joinRules(acc, r, d), head);
+    if (joined !== undefined) names.set(n, joined);
   }
-  return { defaultAction, names };
+  return { defaultAction: first.defaultAction, names };
 }
 
 export type SeccompLayout = "grouped" | "per-name";
@@ -375,9 +441,4 @@ export function mergeSeccompProfiles(
   if (reasons.size > 0) annotations[INCOMPLETE] = [...reasons].sort().join("; ");
   annotations[COVERAGE_ANNOTATION] = seccompCoverage(profiles);
   return seccompProfileCR(labels === undefined ? { name, annotations } : { name, labels, annotations }, spec);
-}
-
-/** True if `action` lets the call through (possibly logged). */
-export function seccompPermits(action: SeccompAction): boolean {
-  return action === "SCMP_ACT_ALLOW" || action === "SCMP_ACT_LOG";
 }

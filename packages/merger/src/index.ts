@@ -1,0 +1,3 @@
+export * from "./bundle/http-api.js";
+export * from "./bundle/write-bundle.js";
+export * from "./kube/profile-store.js";
