@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 // Workspace packages resolve to their sources so tests never run against a stale build.
-const pkgs = ["core", "recorder", "merger", "installer", "webhook", "cli", "testkit"];
+const pkgs = ["core", "daemon-kit", "recorder", "merger", "installer", "webhook", "cli", "testkit"];
 const alias = Object.fromEntries(
   pkgs.map((p) => [`@secprof/${p}`, fileURLToPath(new URL(`./packages/${p}/src/index.ts`, import.meta.url))]),
 );

@@ -42,5 +42,7 @@ export const Observation = z.object({
     apparmor: AppArmorFacts.optional(),
   }),
   loss: LossCounters,
+  /** The target's pod ended (deleted, Succeeded, Failed): the merger writes its profile now. */
+  ended: z.boolean().optional(),
 });
 export type Observation = z.infer<typeof Observation>;

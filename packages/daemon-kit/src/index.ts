@@ -1,0 +1,2 @@
+export { loadConfig } from "./config.js";
+export { newRegistry, observabilityServer } from "./observability.js";

@@ -1,0 +1,129 @@
+import type { PodContainerRef, PodFacts, ProfileRecording, RawEvent, RecorderKind, Target } from "@secprof/core";
+import type { ArchName, ObservationQueue } from "@secprof/core";
+import type { Attribution } from "../attribution/resolver.js";
+import type { DeltaBatcher } from "../queue/delta-batcher.js";
+import { type ContainerFacts, targetsFor } from "./targets.js";
+
+/** What the recorder needs from the cluster (the pod index and the recordings watcher). */
+export interface ClusterView {
+  recordings(namespace: string): ProfileRecording[];
+  podFacts(namespace: string, pod: string): PodFacts | undefined;
+  generateName(namespace: string, pod: string): string | undefined;
+}
+
+export interface RecorderCounters {
+  /** Attributed events that no recording selected (the normal case for most containers). */
+  unselected: number;
+  /** Events whose container's pod facts were missing at selection time. */
+  noPodFacts: number;
+  facts: number;
+}
+
+/**
+ * The recorder's pure-ish middle: attributed events → targets → set-deltas, and a flush that
+ * sends at most one observation per target. Sources, attribution and the queue are injected, so
+ * tests drive it with fakes and the daemon with the real adapters.
+ */
+export class RecorderCore {
+  readonly counters: RecorderCounters = { unselected: 0, noPodFacts: 0, facts: 0 };
+
+  constructor(
+    private readonly node: string,
+    private readonly cluster: ClusterView,
+    private readonly batcher: DeltaBatcher,
+    private readonly queue: ObservationQueue,
+  ) {}
+
+  /** The sink the attribution resolver calls for audit-log events (recorder: Logs). */
+  onAuditEvent = (event: RawEvent, a: Attribution): void => {
+    for (const t of this.targets(a.pod, "Logs")) this.addFact(t, event);
+  };
+
+  /** eBPF syscalls aggregated per mount namespace (recorder: Bpf). */
+  onBpfSyscall(pod: PodContainerRef, arch: ArchName, name: string): void {
+    for (const t of this.targets(pod, "Bpf")) {
+      this.batcher.addSyscall(t, arch, name);
+      this.counters.facts++;
+    }
+  }
+
+  /**
+   * A pod ended: after its last facts are sent, each of its targets gets an `ended` observation
+   * so the merger writes the profile. The job id (seq = now) is fixed once created, so
+   * redelivery is harmless, and differs from any earlier pod of the same name.
+   */
+  async podEnded(pod: { namespace: string; name: string; uid: string; containers: readonly { name: string }[] }): Promise<void> {
+    await this.flush();
+    const at = Date.now();
+    for (const recorder of ["Logs", "Bpf"] as const) {
+      for (const c of pod.containers) {
+        const ref = { namespace: pod.namespace, pod: pod.name, podUid: pod.uid, container: c.name, containerId: "", kind: "regular" as const };
+        for (const target of this.targets(ref, recorder)) {
+          await this.queue.send({
+            v: 1,
+            target,
+            recorder: this.node,
+            seq: at,
+            at,
+            delta: { syscalls: {}, avc: [] },
+            loss: { kernelLost: 0, parserDropped: 0, attributionMisses: 0, truncated: 0 },
+            ended: true,
+          });
+        }
+      }
+    }
+  }
+
+  /** Sends what is new since the last flush; deltas that cannot be sent are kept for the next. */
+  async flush(): Promise<number> {
+    let sent = 0;
+    for (const obs of this.batcher.flush()) {
+      const r = await this.queue.send(obs);
+      if (r.ok || r.reason === "spooled") sent++;
+      else this.batcher.requeue(obs);
+    }
+    return sent;
+  }
+
+  private targets(pod: PodContainerRef, recorder: RecorderKind): Target[] {
+    const facts = this.cluster.podFacts(pod.namespace, pod.pod);
+    if (facts === undefined) {
+      this.counters.noPodFacts++;
+      return [];
+    }
+    const c: ContainerFacts = {
+      namespace: pod.namespace,
+      pod: pod.pod,
+      podUid: pod.podUid,
+      container: pod.container,
+      containerId: pod.containerId,
+      facts,
+    };
+    const gen = this.cluster.generateName(pod.namespace, pod.pod);
+    if (gen !== undefined) c.generateName = gen;
+    const targets = targetsFor(c, this.cluster.recordings(pod.namespace), recorder, this.node);
+    if (targets.length === 0) this.counters.unselected++;
+    return targets;
+  }
+
+  private addFact(t: Target, e: RawEvent): void {
+    switch (e.kind) {
+      case "syscall":
+        if (t.kind !== "SeccompProfile") return;
+        this.batcher.addSyscall(t, e.arch, e.name);
+        break;
+      case "avc": {
+        if (t.kind !== "SelinuxProfile" || e.userSpace) return;
+        const s = e.scontext.split(":")[2];
+        const tt = e.tcontext.split(":")[2];
+        if (s === undefined || tt === undefined) return;
+        this.batcher.addAvc(t, { scontextType: s, tcontextType: tt, tclass: e.tclass, perms: e.perms });
+        break;
+      }
+      default:
+        return;
+    }
+    this.counters.facts++;
+  }
+}
+
