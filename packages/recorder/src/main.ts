@@ -10,7 +10,7 @@ import { AttributionResolver } from "./attribution/resolver.js";
 import { RecorderConfig } from "./daemon/config.js";
 import { RecorderCore } from "./daemon/recorder-core.js";
 import { KubePodIndex } from "./kube/pod-index.js";
-import { RecordingWatcher } from "./kube/recordings.js";
+import { RecordingWatcher } from "@secprof/daemon-kit";
 import { BullmqObservationQueue } from "./queue/bullmq-queue.js";
 import { DeltaBatcher } from "./queue/delta-batcher.js";
 import { AuditLogFollower } from "./sources/audit-log-follower.js";

@@ -9,7 +9,7 @@ import {
   parseStatusContainerId,
 } from "@secprof/core";
 import { z } from "zod";
-import { ResilientInformer, type RetryOptions } from "./informer.js";
+import { ResilientInformer, type RetryOptions } from "@secprof/daemon-kit";
 
 /**
  * `PodIndex` backed by the Kubernetes API: a watch on the pods of this node only
