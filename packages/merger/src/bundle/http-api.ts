@@ -59,17 +59,20 @@ const json = (res: ServerResponse, status: number, value: unknown, headers?: Rec
  * digests, so the length does not leak either); it is checked before routing, so an
  * unauthenticated client learns nothing, not even which paths exist. Only GET and HEAD.
  */
-export function createBundleApiHandler(opts: BundleApiOptions): RequestHandler {
-  if (opts.token.length < MIN_TOKEN_LENGTH)
-    throw new RangeError(`the API token must be at least ${MIN_TOKEN_LENGTH} characters`);
-  const want = digest(opts.token);
-
-  const authorized = (req: IncomingMessage): boolean => {
+/** A constant-time bearer-token check (over sha256 digests, so the length does not leak). */
+export function bearerCheck(token: string): (req: IncomingMessage) => boolean {
+  if (token.length < MIN_TOKEN_LENGTH) throw new RangeError(`the API token must be at least ${MIN_TOKEN_LENGTH} characters`);
+  const want = digest(token);
+  return (req) => {
     const m = /^Bearer ([\x21-\x7e]+)$/.exec(req.headers.authorization ?? "");
     // Always compare, so a missing header costs the same as a wrong one.
     const ok = timingSafeEqual(digest(m?.[1] ?? ""), want);
     return m !== null && ok;
   };
+}
+
+export function createBundleApiHandler(opts: BundleApiOptions): RequestHandler {
+  const authorized = bearerCheck(opts.token);
 
   const handle = async (req: IncomingMessage, res: ServerResponse, method: string, path: string) => {
     if (!authorized(req)) {

@@ -1,0 +1,12 @@
+import { z } from "zod";
+
+/** The merger's configuration (environment variables; see deploy/ and README). */
+export const MergerConfig = z.object({
+  SECPROF_REDIS_URL: z.string().url(),
+  SECPROF_API_TOKEN: z.string().min(16, "SECPROF_API_TOKEN must be at least 16 characters"),
+  SECPROF_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  SECPROF_API_HOST: z.string().default("0.0.0.0"),
+  SECPROF_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9102),
+  SECPROF_CONCURRENCY: z.coerce.number().int().positive().default(100),
+  SECPROF_PROFILE_SCOPE: z.enum(["Cluster", "Namespaced", "Discover"]).default("Cluster"),
+});

@@ -1,0 +1,78 @@
+import {
+  LABELS,
+  type Observation,
+  type ProfileRecording,
+  type ProfileState,
+  type ProfileStore,
+  recordingKey,
+  type SeccompProfile,
+  type Target,
+} from "@secprof/core";
+import { mergeSeccompPartials, seccompProfileFor } from "../finalize.js";
+
+export interface FinalizerDeps {
+  state: ProfileState;
+  store: ProfileStore;
+  /** The recording as the API has it now (undefined once deleted). */
+  recording: (namespace: string, name: string) => ProfileRecording | undefined;
+}
+
+/**
+ * Turns recording state into profile objects: when a target's pod ends, on a snapshot request,
+ * and when a Containers recording is deleted (partials merged per container). Every step is
+ * idempotent — rerunning after a crash or a late observation converges to the same objects.
+ */
+export class Finalizer {
+  constructor(private readonly deps: FinalizerDeps) {}
+
+  /** Wraps a ProfileState so that applying an `ended` observation writes the target's profile. */
+  finalizing(state: ProfileState): ProfileState {
+    return {
+      apply: async (obs: Observation) => {
+        await state.apply(obs);
+        if (obs.ended === true) await this.target(obs.target);
+      },
+      get: (k, n) => state.get(k, n),
+      list: (k) => state.list(k),
+      remove: (k, n) => state.remove(k, n),
+    };
+  }
+
+  async target(t: Target): Promise<SeccompProfile | undefined> {
+    const st = await this.deps.state.get(recordingKey(t), t.profileName);
+    if (st === undefined || t.kind !== "SeccompProfile") return undefined;
+    const rec = this.deps.recording(t.namespace, t.recording);
+    // SPO: a profile whose recording is gone is a partial.
+    const partial = rec === undefined || rec.spec.mergeStrategy === "Containers";
+    const profile = seccompProfileFor(st, { partial });
+    if (rec?.spec.disableProfileAfterRecording === true) profile.spec.state = "Disabled";
+    await this.deps.store.put(t.namespace, profile);
+    return profile;
+  }
+
+  /** Writes every target's current profile without waiting for its pod to end. */
+  async snapshot(namespace: string, recording: string): Promise<SeccompProfile[]> {
+    const out: SeccompProfile[] = [];
+    for (const st of await this.deps.state.list(`${namespace}/${recording}`)) {
+      const p = await this.target(st.target);
+      if (p !== undefined) out.push(p);
+    }
+    return out;
+  }
+
+  /** A Containers recording was deleted: merge its partials per container, then drop them. */
+  async mergeRecording(namespace: string, recording: string): Promise<SeccompProfile[]> {
+    const labels = { [LABELS.recordingId]: recording, [LABELS.partial]: "true" };
+    const partials = (await this.deps.store.list("SeccompProfile", namespace, labels)).filter(
+      (p): p is SeccompProfile => p.kind === "SeccompProfile",
+    );
+    if (partials.length === 0) return [];
+    const merged = mergeSeccompPartials(partials);
+    for (const m of merged) await this.deps.store.put(namespace, m);
+    for (const p of partials) await this.deps.store.delete("SeccompProfile", namespace, p.metadata.name);
+    for (const st of await this.deps.state.list(`${namespace}/${recording}`)) {
+      await this.deps.state.remove(`${namespace}/${recording}`, st.target.profileName);
+    }
+    return merged;
+  }
+}
