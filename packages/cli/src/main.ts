@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-import { access } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { LogsRecorder, RUNC_INIT_COMM, resolveCommand, runcCalibration } from "@secprof/recorder";
 import { Command, Option } from "commander";
+import { approve } from "./commands/approve.js";
 import { type DiffFormat, diffCommand } from "./commands/diff.js";
+import { install } from "./commands/install.js";
 import { mergeCommand } from "./commands/merge.js";
 import { openInput, parseStream } from "./commands/parse.js";
 import { pull } from "./commands/pull.js";
@@ -159,6 +162,53 @@ program
       { fetch, stderr: process.stderr },
     );
   });
+
+program
+  .command("approve")
+  .description("approve a profile's exact content (its digest) for installation; shows the diff first")
+  .argument("<ref>", "KIND/NAME or KIND/NAMESPACE/NAME")
+  .requiredOption("--dir <dir>", "directory holding the profiles (CR YAML)")
+  .option("--revoke", "revoke the current approval")
+  .option("--by <who>", "approver (default: the invoking user)")
+  .option("--store <file>", "approval store (default: <dir>/.secprof/approvals.json)")
+  .action(async (ref: string, o: { dir: string; revoke?: boolean; by?: string; store?: string }) => {
+    process.exitCode = await approve({ ref, ...o }, { ...io, env: process.env });
+  });
+
+program
+  .command("install")
+  .description(
+    "install approved profiles from DIR under a host root (validated, atomic, no symlinks followed)",
+  )
+  .argument("<dir>", "directory holding the profiles (CR YAML) and their approvals")
+  .requiredOption("--root <hostroot>", "host root the profile paths are under (/ on a real node)")
+  .addOption(
+    new Option("--seccomp-layout <layout>", "kubelet seccomp layout").choices(["namespaced", "cluster"]),
+  )
+  .option("--kubelet-dir <dir>", "kubelet root (default /var/lib/kubelet)")
+  .option("--node <name>", "node name in the status")
+  .option("--policy <file>", "cluster-wide seccomp policy (allowedSyscalls, allowedActions)")
+  .option("--store <file>", "approval store")
+  .option("--state <file>", "install state")
+  .action(
+    async (
+      dir: string,
+      o: {
+        root: string;
+        seccompLayout?: "namespaced" | "cluster";
+        kubeletDir?: string;
+        node?: string;
+        policy?: string;
+        store?: string;
+        state?: string;
+      },
+    ) => {
+      process.exitCode = await install(
+        { dir, ...o },
+        { ...io, hostname: hostname(), readFile: (p) => readFile(p, "utf8") },
+      );
+    },
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`secprof: ${err instanceof Error ? err.message : String(err)}\n`);

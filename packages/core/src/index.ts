@@ -1,3 +1,4 @@
+export * from "./approval/index.js";
 export * from "./attribution/index.js";
 export * from "./audit/index.js";
 export * from "./bundle/index.js";

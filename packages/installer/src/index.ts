@@ -1,0 +1,15 @@
+export * from "./host-writer.js";
+export * from "./install.js";
+export * from "./kernel.js";
+export * from "./local-approvals.js";
+export * from "./local-file.js";
+export * from "./local-profiles.js";
+export * from "./local-state.js";
+export * from "./render.js";
+export * from "./render-apparmor.js";
+export * from "./render-selinux.js";
+export * from "./safe-path.js";
+export * from "./status.js";
+export * from "./usage.js";
+export { PolicyCompilers, type PolicyCompilersOptions } from "./validate/validator.js";
+export * from "./validate-seccomp.js";

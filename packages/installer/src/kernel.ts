@@ -1,0 +1,153 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+/**
+ * Ports to the policy compilers and the running kernel, so the reconcile logic is testable and
+ * honest about what a node can do.
+ *
+ * - `Validator`: compiles rendered AppArmor text / SELinux CIL *without loading it* (the real
+ *   compilers: `apparmor_parser -Q`, `secilc`), before anything touches the host. Implemented in
+ *   `validate/` (apparmor_parser/secilc wrappers); without one, AppArmor and SELinux profiles
+ *   fail closed (status Error) rather than being installed unchecked.
+ * - `KernelPolicy`: loads/unloads into the running kernel. `unavailable()` says why it cannot
+ *   (then the file is installed and the status says "not loaded: <why>").
+ *
+ * AppArmor is loaded with `apparmor_parser -r` reading the text on stdin (no host path is
+ * re-resolved by the child); SELinux modules go through `semodule -i` on a private copy in a
+ * fresh 0700 temp dir (semodule names the module after the file).
+ */
+
+export type PolicyKind = "AppArmorProfile" | "SelinuxProfile";
+
+export type ValidationResult = { ok: true; warnings?: string[] } | { ok: false; message: string };
+
+export interface Validator {
+  validate(kind: PolicyKind, name: string, text: string): Promise<ValidationResult>;
+}
+
+export class LoadError extends Error {
+  override readonly name = "LoadError";
+}
+
+export interface KernelPolicy {
+  /** undefined when policy of this kind can be loaded here, else the reason it cannot. */
+  unavailable(): Promise<string | undefined>;
+  /** Loads or replaces; throws LoadError with the loader's output. */
+  load(name: string, text: string): Promise<void>;
+  /** Removes a loaded policy; `text` is the installed file (apparmor_parser -R needs it). */
+  unload(name: string, text: string): Promise<void>;
+}
+
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export type CommandRunner = (cmd: string, args: readonly string[], stdin?: string) => Promise<CommandResult>;
+
+export const runCommand: CommandRunner = (cmd, args, stdin) =>
+  new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      if (stdout.length < 65_536) stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      if (stderr.length < 65_536) stderr += d;
+    });
+    child.on("error", (err) => resolve({ code: null, stdout, stderr: `${stderr}${err.message}` }));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.on("error", () => {});
+    child.stdin.end(stdin ?? "");
+  });
+
+function output(r: CommandResult): string {
+  return (r.stderr.trim() || r.stdout.trim() || `exit ${r.code ?? "signal"}`).slice(0, 4000);
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface KernelOptions {
+  /** Where sysfs is (default /sys). */
+  sysfs?: string;
+  run?: CommandRunner;
+  apparmorParser?: string;
+  semodule?: string;
+}
+
+export class AppArmorKernel implements KernelPolicy {
+  private readonly sysfs: string;
+  private readonly run: CommandRunner;
+  private readonly parser: string;
+  constructor(opts: KernelOptions = {}) {
+    this.sysfs = opts.sysfs ?? "/sys";
+    this.run = opts.run ?? runCommand;
+    this.parser = opts.apparmorParser ?? "apparmor_parser";
+  }
+
+  async unavailable(): Promise<string | undefined> {
+    try {
+      const v = await readFile(path.join(this.sysfs, "module/apparmor/parameters/enabled"), "utf8");
+      return v.trim() === "Y" ? undefined : "AppArmor is disabled in this kernel";
+    } catch {
+      return "no AppArmor in this kernel";
+    }
+  }
+
+  async load(name: string, text: string): Promise<void> {
+    const r = await this.run(this.parser, ["-r", "-W"], text);
+    if (r.code !== 0) throw new LoadError(`apparmor_parser -r ${name}: ${output(r)}`);
+  }
+
+  async unload(name: string, text: string): Promise<void> {
+    const r = await this.run(this.parser, ["-R"], text);
+    if (r.code !== 0) throw new LoadError(`apparmor_parser -R ${name}: ${output(r)}`);
+  }
+}
+
+export class SelinuxKernel implements KernelPolicy {
+  private readonly sysfs: string;
+  private readonly run: CommandRunner;
+  private readonly semodule: string;
+  constructor(opts: KernelOptions = {}) {
+    this.sysfs = opts.sysfs ?? "/sys";
+    this.run = opts.run ?? runCommand;
+    this.semodule = opts.semodule ?? "semodule";
+  }
+
+  async unavailable(): Promise<string | undefined> {
+    return (await exists(path.join(this.sysfs, "fs/selinux/enforce"))) ? undefined : "SELinux is not enabled";
+  }
+
+  async load(name: string, text: string): Promise<void> {
+    const dir = await mkdtemp(path.join(tmpdir(), "secprof-cil-"));
+    try {
+      const file = path.join(dir, `${name}.cil`);
+      await writeFile(file, text, { mode: 0o600, flag: "wx" });
+      const r = await this.run(this.semodule, ["-i", file]);
+      if (r.code !== 0) throw new LoadError(`semodule -i ${name}.cil: ${output(r)}`);
+      // selinuxd#44: an install can "succeed" without the module; trust only `semodule -l`.
+      const l = await this.run(this.semodule, ["-l"]);
+      if (l.code !== 0 || !l.stdout.split("\n").some((line) => line.trim().split(/\s+/)[0] === name))
+        throw new LoadError(`semodule -i ${name}.cil exited 0 but semodule -l does not list ${name}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async unload(name: string): Promise<void> {
+    const r = await this.run(this.semodule, ["-r", name]);
+    if (r.code !== 0) throw new LoadError(`semodule -r ${name}: ${output(r)}`);
+  }
+}
