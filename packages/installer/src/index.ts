@@ -13,3 +13,6 @@ export * from "./status.js";
 export * from "./usage.js";
 export { PolicyCompilers, type PolicyCompilersOptions } from "./validate/validator.js";
 export * from "./validate-seccomp.js";
+export * from "./validate/apparmor-parser.js";
+export * from "./validate/selinux-compile.js";
+export * from "./validate/validator.js";

@@ -50,9 +50,12 @@ import type { ProfileMeta } from "./seccomp.js";
  * differences: (1) SPO's `deny <read-only> wlk` / `deny <write-only> r` hardening is emitted only
  * for patterns that share no path with a pattern the profile allows that access on. AppArmor
  * `deny` beats every `allow`, so SPO's text for read-only `/data/*` plus write-only `/data/log`
- * denies writing the log it lists; here every listed access is really allowed. (2) No `mount,`
- * and fsck rules when `sys_rawio` is listed (SPO's "AllowMount" hack widens an unrelated
- * capability into arbitrary mounts).
+ * denies writing the log it lists; here every listed access is really allowed (only SPO's fixed
+ * hardening denies of /proc and efivars still apply). (2) No `mount,` and fsck rules when
+ * `sys_rawio` is listed (SPO's "AllowMount" hack widens an unrelated capability into arbitrary
+ * mounts). Recorded paths also differ from SPO on purpose: odd characters become wildcards
+ * instead of failing the render, and read-write collapsing never applies in system directories
+ * (paths.ts).
  */
 
 export type AppArmorFactSet = z.infer<typeof AppArmorFacts>;

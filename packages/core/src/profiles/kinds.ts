@@ -13,10 +13,12 @@ import { mergeSelinuxSpecs, renderSelinuxCil, selinuxProfileProblems } from "./s
  * The per-kind table (ARCHITECTURE.md: "shared code never switches on the kind"). Each row:
  * - `schema`: the zod schema of the SPO v1 object;
  * - `merge(a, b)`: SPO's union for that kind (spo.md §1.8): seccomp is merge-seccomp.ts (least
- *   restrictive action per syscall, coverage annotation); SELinux type → class → permission union;
- *   AppArmor the glob-aware join of apparmor.ts. SELinux and AppArmor merges are associative,
- *   commutative and idempotent on whole objects: the name is the smaller of the two (callers
- *   name merged profiles themselves), labels and annotations are those both sides share;
+ *   restrictive action per syscall; its spec merge is a join, tested there; the object keeps
+ *   `a`'s name and gets SPO's coverage annotation, which counts partials, so merging a profile
+ *   with itself counts it twice); SELinux type → class → permission union; AppArmor the
+ *   glob-aware join of apparmor.ts. SELinux and AppArmor merges are associative, commutative
+ *   and idempotent on whole objects: the name is the smaller of the two (callers name merged
+ *   profiles themselves), labels and annotations are those both sides share;
  * - `render(cr)`: the host files (`suffix` is appended to the profile name): seccomp the OCI JSON
  *   (`.seccomp.json`), SELinux the CIL module (`.cil`), AppArmor the profile text (`.apparmor`).
  *   Renderers validate first and throw rather than emit anything unsafe;

@@ -89,6 +89,15 @@ export function sanitizeRecordedPath(raw: string): string {
   return out;
 }
 
+/**
+ * Only numbers `@{pid}` matches (no leading zero, below 5000000: tunables/kernelvars) become
+ * `@{pid}`, so the pattern always matches the path it came from; longer runs fall to rule 8.
+ */
+const PID = "(?:[1-9][0-9]{0,5}|[1-4][0-9]{6})";
+const PID_ROOT = new RegExp(`^/${PID}(?=/|$)`);
+const PID_ROOT_TASK = new RegExp(`^/@\\{pid\\}/task/${PID}(?=/|$)`);
+const PROC_PID = new RegExp(`^/proc/${PID}(?=/|$)`);
+const PROC_PID_TASK = new RegExp(`^/proc/@\\{pid\\}/task/${PID}(?=/|$)`);
 const UUID_RUN = /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/g;
 const HEX_RUN = /[0-9a-fA-F]{32,}/g;
 const DIGIT_RUN = /[0-9]{6,}/g;
@@ -96,10 +105,10 @@ const DIGIT_RUN = /[0-9]{6,}/g;
 /** SPO's normalisation steps 1–9 (spo.md §3.6) on an already sanitised path. */
 export function normalizeRecordedPath(path: string): string {
   let p = path;
-  p = p.replace(/^\/[0-9]+(?=\/|$)/, "/@{pid}");
-  p = p.replace(/^\/@\{pid\}\/task\/[0-9]+(?=\/|$)/, "/@{pid}/task/@{tid}");
-  p = p.replace(/^\/proc\/[0-9]+(?=\/|$)/, "/proc/@{pid}");
-  p = p.replace(/^\/proc\/@\{pid\}\/task\/[0-9]+(?=\/|$)/, "/proc/@{pid}/task/@{tid}");
+  p = p.replace(PID_ROOT, "/@{pid}");
+  p = p.replace(PID_ROOT_TASK, "/@{pid}/task/@{tid}");
+  p = p.replace(PROC_PID, "/proc/@{pid}");
+  p = p.replace(PROC_PID_TASK, "/proc/@{pid}/task/@{tid}");
   p = p.replace(
     /^\/var\/lib\/containers\/storage\/overlay\/[^/]+(?=\/|$)/,
     "/var/lib/containers/storage/overlay/*",
@@ -465,6 +474,67 @@ function build(nfa: Nfa, nodes: readonly Node[], from: number): number {
   return cur;
 }
 
+const OTHER = "\u0001";
+const DEAD = -1;
+const MAX_DFA_STATES = 100_000;
+
+/**
+ * The NFA determinised lazily: a DFA state is a set of NFA states, built the first time it is
+ * reached and its transitions memoised per character class (a character the NFA never tests
+ * for behaves like any other such character). A pattern whose DFA would exceed MAX_DFA_STATES
+ * is refused (RangeError) rather than allowed to take unbounded memory; paths AppArmor profiles
+ * use are nowhere near it.
+ */
+class Dfa {
+  private readonly sets: number[][] = [];
+  private readonly ids = new Map<string, number>();
+  private readonly accepting: boolean[] = [];
+  private readonly trans: Map<string, number>[] = [];
+  private readonly startId: number;
+
+  constructor(private readonly nfa: Nfa) {
+    this.startId = this.intern(this.nfa.startSet());
+  }
+
+  private intern(set: number[]): number {
+    const key = set.join(",");
+    const hit = this.ids.get(key);
+    if (hit !== undefined) return hit;
+    const id = this.sets.length;
+    this.sets.push(set);
+    this.ids.set(key, id);
+    this.accepting.push(set.includes(this.nfa.accept));
+    this.trans.push(new Map());
+    return id;
+  }
+
+  get start(): number {
+    return this.startId;
+  }
+
+  accepts(state: number): boolean {
+    return state !== DEAD && this.accepting[state] === true;
+  }
+
+  /** The character class `c` belongs to for this automaton. */
+  classOf(c: string): string {
+    return c === "/" || (c >= "0" && c <= "9") || this.nfa.chars.has(c) ? c : OTHER;
+  }
+
+  next(state: number, c: string): number {
+    if (state === DEAD) return DEAD;
+    const cls = this.classOf(c);
+    const memo = this.trans[state];
+    const hit = memo?.get(cls);
+    if (hit !== undefined) return hit;
+    const set = this.nfa.step(this.sets[state] ?? [], cls);
+    if (this.sets.length >= MAX_DFA_STATES) throw new RangeError("path pattern is too complex to compare");
+    const to = set.length === 0 ? DEAD : this.intern(set);
+    memo?.set(cls, to);
+    return to;
+  }
+}
+
 function literalOf(nodes: readonly Node[]): string | undefined {
   let s = "";
   for (const n of nodes) {
@@ -487,6 +557,7 @@ export class PathPattern {
   /** The pattern matches finitely many paths (no wildcard). */
   readonly finite: boolean;
   private readonly nfa: Nfa;
+  private readonly dfa: Dfa;
 
   private constructor(readonly source: string) {
     const st: ParseState = { nodes: [], afterSlash: false };
@@ -502,6 +573,7 @@ export class PathPattern {
     this.nfa = new Nfa();
     this.nfa.start = this.nfa.add();
     this.nfa.accept = build(this.nfa, st.nodes, this.nfa.start);
+    this.dfa = new Dfa(this.nfa);
   }
 
   private static readonly cache = new Map<string, PathPattern>();
@@ -519,12 +591,12 @@ export class PathPattern {
   matches(path: string): boolean {
     if (this.literal !== undefined) return this.literal === path;
     if (!path.startsWith(this.prefix)) return false;
-    let set = this.nfa.startSet();
+    let state = this.dfa.start;
     for (const c of path) {
-      set = this.nfa.step(set, c);
-      if (set.length === 0) return false;
+      state = this.dfa.next(state, c);
+      if (state === DEAD) return false;
     }
-    return set.includes(this.nfa.accept);
+    return this.dfa.accepts(state);
   }
 
   /**
@@ -538,23 +610,24 @@ export class PathPattern {
     visit: (aAccepts: boolean, bAccepts: boolean) => boolean,
     needBoth: boolean,
   ): void {
-    const alphabet = new Set<string>(["/", "\u0001", ..."0123456789", ...a.nfa.chars, ...b.nfa.chars]);
-    const start: [number[], number[]] = [a.nfa.startSet(), b.nfa.startSet()];
-    const key = (x: readonly number[], y: readonly number[]) => `${x.join(",")}|${y.join(",")}`;
-    const seen = new Set<string>([key(...start)]);
-    const queue: [number[], number[]][] = [start];
-    for (let head = 0; head < queue.length; head++) {
-      const [sa, sb] = queue[head] ?? [[], []];
-      if (visit(sa.includes(a.nfa.accept), sb.includes(b.nfa.accept))) return;
+    const alphabet = [...new Set<string>(["/", OTHER, ..."0123456789", ...a.nfa.chars, ...b.nfa.chars])];
+    const width = 1 << 20;
+    const seen = new Set<number>();
+    const queue: number[] = [a.dfa.start, b.dfa.start];
+    seen.add(a.dfa.start * width + b.dfa.start + width);
+    for (let head = 0; head < queue.length; head += 2) {
+      const sa = queue[head] ?? DEAD;
+      const sb = queue[head + 1] ?? DEAD;
+      if (visit(a.dfa.accepts(sa), b.dfa.accepts(sb))) return;
       for (const c of alphabet) {
-        const na = a.nfa.step(sa, c);
-        const nb = b.nfa.step(sb, c);
+        const na = a.dfa.next(sa, c);
+        const nb = b.dfa.next(sb, c);
         // Once `a` is dead nothing more can be learnt; for an overlap both must stay alive.
-        if (na.length === 0 || (needBoth && nb.length === 0)) continue;
-        const k = key(na, nb);
+        if (na === DEAD || (needBoth && nb === DEAD)) continue;
+        const k = na * width + nb + width;
         if (seen.has(k)) continue;
         seen.add(k);
-        queue.push([na, nb]);
+        queue.push(na, nb);
       }
     }
   }

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { SELINUX_RECORDING_TYPE } from "../recording/admission.js";
 import type { AvcEvent } from "../schemas/events.js";
 import { API_VERSION } from "../schemas/kube.js";
 import type { AvcTuple } from "../schemas/observation.js";
@@ -35,8 +36,6 @@ import type { ProfileMeta } from "./seccomp.js";
  *   first partial; a union that does not depend on order is associative and commutative).
  */
 
-/** The permissive type recordings run as (packages/installer/policy/selinuxrecording.cil). */
-export const SELINUX_RECORDING_TYPE = "selinuxrecording.process";
 export const SELINUX_SELF = "@self";
 
 export type SelinuxAllow = SelinuxSpec["allow"];

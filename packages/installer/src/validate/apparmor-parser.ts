@@ -18,7 +18,7 @@ import { howItEnded, runTool } from "./exec.js";
  * a caller can insist the text defines exactly the profile it is named after (SPO checks the
  * same thing after loading: "AppArmorProfile name must match defined policy").
  *
- * Measured here (apparmor 3.0.8, 2 vCPU): 20–40 ms per profile including the `-N` run.
+ * Measured here (apparmor 3.0.8, 2 vCPU under load): 30–45 ms per profile, both runs included.
  */
 
 export const APPARMOR_FEATURES_FILE = "/usr/share/apparmor-features/features";

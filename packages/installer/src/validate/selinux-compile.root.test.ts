@@ -8,11 +8,11 @@ import {
   type AvcTupleT,
   mergeSelinuxSpecs,
   renderSelinuxCil,
-  SELINUX_RECORDING_TYPE,
   selinuxAllowFromAvcs,
   selinuxProfileCR,
 } from "../../../core/src/profiles/selinux.js";
 // Until core's index exports the profile modules, tests reach them by path.
+import { SELINUX_RECORDING_TYPE } from "../../../core/src/recording/admission.js";
 import type { SelinuxProfile } from "../../../core/src/schemas/profiles.js";
 import {
   type CilModule,

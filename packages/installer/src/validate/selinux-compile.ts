@@ -24,9 +24,9 @@ import { howItEnded, runTool } from "./exec.js";
  * ever touching the machine's own store (/etc/selinux, /var/lib/selinux) or loading anything.
  *
  * Preparation (`prepareSelinuxStore`, once): a temp root with its own semanage.conf (direct
- * store, no genhomedircon, modules stored uncompressed) gets every module of Debian's
+ * store, no genhomedircon, CIL kept uncompressed, no .pp copies) gets every module of Debian's
  * selinux-policy-default (`/usr/share/selinux/default/*.pp.bz2`, the package's `.modules` list,
- * priority 100, like its postinst) plus secprof's templates (packages/installer/policy:
+ * priority 100 like its postinst, all enabled) plus secprof's templates (packages/installer/policy:
  * `container`, `selinuxrecording`, priority 400), all in one `semodule -p <root> -s default -n`
  * transaction. `cacheDir` keeps the result under a key of its inputs (module files, templates,
  * configuration) for later runs; it is built in a temp sibling and renamed into place, so a
@@ -42,9 +42,12 @@ import { howItEnded, runTool } from "./exec.js";
  * Module files are named `secprof-<profile>.cil`, so a profile called like a refpolicy module
  * (`apache`) cannot replace that module in the copy.
  *
- * Measured on this machine (2 vCPU, shared with other work; Debian 12, 331 modules):
- * preparation 30–45 s wall (≈14 s CPU); each `compileCil` 4–8 s wall (≈6 s CPU: semodule
- * relinks the whole policy), copying the store ≈0.1 s of that; `secilcCheck` ≈6 s CPU.
+ * Measured on this machine (2 vCPU shared with other work, load 3–5; Debian 12, 331 modules):
+ * preparation 10.5–13 s wall (≈11 s CPU; the store is 26 MB); each `compileCil` 5–7 s wall
+ * (≈6 s CPU: semodule relinks and expands the whole policy whatever the module size; the clone
+ * is ≈0.1 s of it), and about the same for a batch of several modules; `secilcCheck` 5.5–6 s.
+ * With the default semanage.conf (compressed CIL, .pp files kept) preparation took 20–30 s
+ * and the store 100 MB+, for no faster compiles.
  */
 
 export const SELINUX_POLICY_DIR = "/usr/share/selinux/default";
