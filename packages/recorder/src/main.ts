@@ -3,14 +3,13 @@
 // builds adapters and touches `process`.
 import { KubeConfig } from "@kubernetes/client-node";
 import { AuditParser, type ParsedEvent, type RawEvent } from "@secprof/core";
-import { loadConfig, newRegistry, observabilityServer } from "@secprof/daemon-kit";
+import { loadConfig, newRegistry, observabilityServer, RecordingWatcher } from "@secprof/daemon-kit";
 import { pino } from "pino";
 import { Counter, Gauge } from "prom-client";
 import { AttributionResolver } from "./attribution/resolver.js";
 import { RecorderConfig } from "./daemon/config.js";
 import { RecorderCore } from "./daemon/recorder-core.js";
 import { KubePodIndex } from "./kube/pod-index.js";
-import { RecordingWatcher } from "@secprof/daemon-kit";
 import { BullmqObservationQueue } from "./queue/bullmq-queue.js";
 import { DeltaBatcher } from "./queue/delta-batcher.js";
 import { AuditLogFollower } from "./sources/audit-log-follower.js";
@@ -21,9 +20,21 @@ const cfg = loadConfig(RecorderConfig, process.env);
 const kc = new KubeConfig();
 kc.loadFromDefault();
 
-const podIndex = new KubePodIndex({ kubeConfig: kc, nodeName: cfg.NODE_NAME, onError: (err, source) => log.warn({ err, source }, "pod watch") });
-const recordings = new RecordingWatcher({ kubeConfig: kc, report: false, onError: (err, during) => log.warn({ err, during }, "recording watch") });
-const queue = await BullmqObservationQueue.open({ connection: cfg.SECPROF_REDIS_URL, spool: { file: cfg.SECPROF_SPOOL }, logger: log });
+const podIndex = new KubePodIndex({
+  kubeConfig: kc,
+  nodeName: cfg.NODE_NAME,
+  onError: (err, source) => log.warn({ err, source }, "pod watch"),
+});
+const recordings = new RecordingWatcher({
+  kubeConfig: kc,
+  report: false,
+  onError: (err, during) => log.warn({ err, during }, "recording watch"),
+});
+const queue = await BullmqObservationQueue.open({
+  connection: cfg.SECPROF_REDIS_URL,
+  spool: { file: cfg.SECPROF_SPOOL },
+  logger: log,
+});
 const batcher = new DeltaBatcher({ recorder: cfg.NODE_NAME });
 const core = new RecorderCore(
   cfg.NODE_NAME,
@@ -44,7 +55,11 @@ const resolver = new AttributionResolver<RawEvent>({
 
 const parser = new AuditParser({ format: "auditd" });
 const registry = newRegistry("recorder");
-const linesRead = new Counter({ name: "secprof_recorder_lines_total", help: "audit log lines read", registers: [registry] });
+const linesRead = new Counter({
+  name: "secprof_recorder_lines_total",
+  help: "audit log lines read",
+  registers: [registry],
+});
 new Gauge({
   name: "secprof_recorder_dropped_total",
   help: "audit lines dropped by the parser, by reason",
@@ -64,6 +79,16 @@ new Gauge({
   },
 });
 new Gauge({
+  name: "secprof_recorder_attribution",
+  help: "attribution counters (events, attributed, replayed, viaHistory, …) and backlog gauges",
+  labelNames: ["what"],
+  registers: [registry],
+  collect() {
+    for (const [what, n] of Object.entries(resolver.stats()))
+      if (typeof n === "number") this.set({ what }, n);
+  },
+});
+new Gauge({
   name: "secprof_recorder_queue",
   help: "observation queue counters (sent, spooled, pending, …)",
   labelNames: ["what"],
@@ -72,16 +97,39 @@ new Gauge({
     for (const [what, n] of Object.entries(queue.stats())) this.set({ what }, n);
   },
 });
-const http = observabilityServer(registry, () => podIndex.synced && recordings.synced);
-http.listen(cfg.SECPROF_METRICS_PORT, cfg.SECPROF_METRICS_HOST);
+// Ready once the caches are synced AND the audit log follower is positioned: without a checkpoint it
+// starts at the log's end, so whatever is logged before that is never read.
+let following = false;
+const http = observabilityServer(registry, () => following && podIndex.synced && recordings.synced);
+http.listen(cfg.SECPROF_METRICS_PORT, cfg.SECPROF_METRICS_HOST, () =>
+  log.info({ metrics: http.address() }, "metrics listening"),
+);
 
 podIndex.onPodEnded((pod) => {
   core.podEnded(pod).catch((err: unknown) => log.error({ err, pod: pod.name }, "pod end"));
 });
 await Promise.all([podIndex.start(), recordings.start()]);
 const resumed = resumeFrom(await loadCheckpoint(cfg.SECPROF_CHECKPOINT));
-const follower = await AuditLogFollower.open({ path: cfg.SECPROF_AUDIT_LOG, from: resumed.from, startAt: resumed.startAt });
-log.info({ node: cfg.NODE_NAME, auditLog: cfg.SECPROF_AUDIT_LOG, resumed: resumed.from !== undefined }, "recorder started");
+const follower = await AuditLogFollower.open({
+  path: cfg.SECPROF_AUDIT_LOG,
+  from: resumed.from,
+  startAt: resumed.startAt,
+  onEvent: (event) => log.info({ event }, "audit log"),
+});
+new Gauge({
+  name: "secprof_recorder_audit_log",
+  help: "audit log follower counters (rotations, truncations, bytes read, long lines dropped)",
+  labelNames: ["what"],
+  registers: [registry],
+  collect() {
+    for (const [what, n] of Object.entries(follower.stats)) this.set({ what }, n);
+  },
+});
+following = true;
+log.info(
+  { node: cfg.NODE_NAME, auditLog: cfg.SECPROF_AUDIT_LOG, resumed: resumed.from !== undefined },
+  "recorder started",
+);
 
 let pendingCheckpoint: Parameters<typeof saveCheckpoint>[1] | undefined;
 const flush = async () => {
@@ -93,7 +141,9 @@ const flush = async () => {
 };
 const events: ParsedEvent[] = [];
 const deliver = () => {
-  for (const { event } of events) if (event.pid !== null) resolver.submit(event.pid, event, event.ts === null ? {} : { eventTimeMs: event.ts });
+  for (const { event } of events)
+    if (event.pid !== null)
+      resolver.submit(event.pid, event, event.ts === null ? {} : { eventTimeMs: event.ts });
   events.length = 0;
 };
 const timer = setInterval(() => {
