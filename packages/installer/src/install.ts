@@ -5,6 +5,7 @@ import {
   type ProfileObject,
   type ProfileRef,
   profileRefKey,
+  type SelinuxPolicyOptions,
 } from "@secprof/core";
 import { z } from "zod";
 import { type HostFile, type HostRef, HostWriteError, type HostWriter } from "./host-writer.js";
@@ -19,7 +20,6 @@ import {
   profileDigest,
   sha256Hex,
 } from "./render.js";
-import type { SelinuxRenderOptions } from "./render-selinux.js";
 import { NameError } from "./safe-path.js";
 import type { NodeProfileStatus, ProfileState, StatusReason } from "./status.js";
 import type { WorkloadUsage } from "./usage.js";
@@ -32,8 +32,9 @@ import type { SeccompCheckOptions } from "./validate-seccomp.js";
  * Per desired profile, in this order, and nothing touches the host before step 5:
  * 1. Name and namespace pass the host allow-list (safe-path.ts), else Error/Invalid.
  * 2. Schema, else Error/Invalid. Partial → Partial, `state: Disabled` → Disabled (not installed).
- * 3. Render and validate (seccomp semantics, AppArmor/SELinux injection checks and the real
- *    compiler), else Error/Invalid.
+ * 3. Validate and render (render.ts: the installer's seccomp checks, core's validation and
+ *    canonical rendering `KINDS[kind].render` plus secprof's mark line, then the real compiler
+ *    for AppArmor/SELinux), else Error/Invalid.
  * 4. Approval: the latest approval record must name this content's digest and not be revoked,
  *    else Pending/AwaitingApproval. An invalid profile is reported invalid even if unapproved, so
  *    nobody approves something that cannot be installed.
@@ -88,7 +89,8 @@ export interface ReconcileDeps {
   usage: WorkloadUsage;
   validator?: Validator | undefined;
   seccomp?: SeccompCheckOptions;
-  selinux?: SelinuxRenderOptions;
+  /** Extra SELinux restrictions on top of core's (see `PrepareOptions.selinux`). */
+  selinux?: SelinuxPolicyOptions;
   now?: () => Date;
   /** Every status as it is set, InProgress and Terminating steps included. */
   onStatus?: (s: NodeProfileStatus) => void;

@@ -16,7 +16,12 @@ import path from "node:path";
  *
  * AppArmor is loaded with `apparmor_parser -r` reading the text on stdin (no host path is
  * re-resolved by the child); SELinux modules go through `semodule -i` on a private copy in a
- * fresh 0700 temp dir (semodule names the module after the file).
+ * fresh 0700 temp dir. semodule names the module after the file, and the file is
+ * `secprof-<profile>.cil` (`selinuxModuleName`), as in the validator's private store
+ * (validate/selinux-compile.ts): a profile called like a reference-policy module (`apache`,
+ * installed at priority 100) would otherwise replace that module, since `semodule -i` installs
+ * at priority 400. Names with dots work (`secprof-web.v2`: libsemanage's module names are
+ * `[a-zA-Z](\.?[a-zA-Z0-9_-])*`).
  */
 
 export type PolicyKind = "AppArmorProfile" | "SelinuxProfile";
@@ -116,6 +121,19 @@ export class AppArmorKernel implements KernelPolicy {
   }
 }
 
+const SELINUX_MODULE_NAME = /^[A-Za-z](?:\.?[A-Za-z0-9_-])*$/;
+
+/**
+ * The SELinux module a profile is installed as: `secprof-<name>` (see the module comment).
+ * Throws LoadError for a name that cannot be a module name (nothing runs then).
+ */
+export function selinuxModuleName(profile: string): string {
+  const mod = `secprof-${profile}`;
+  if (profile === "" || mod.length > 255 || !SELINUX_MODULE_NAME.test(mod))
+    throw new LoadError(`${JSON.stringify(profile.slice(0, 100))} cannot name an SELinux module`);
+  return mod;
+}
+
 export class SelinuxKernel implements KernelPolicy {
   private readonly sysfs: string;
   private readonly run: CommandRunner;
@@ -131,23 +149,25 @@ export class SelinuxKernel implements KernelPolicy {
   }
 
   async load(name: string, text: string): Promise<void> {
+    const mod = selinuxModuleName(name);
     const dir = await mkdtemp(path.join(tmpdir(), "secprof-cil-"));
     try {
-      const file = path.join(dir, `${name}.cil`);
+      const file = path.join(dir, `${mod}.cil`);
       await writeFile(file, text, { mode: 0o600, flag: "wx" });
       const r = await this.run(this.semodule, ["-i", file]);
-      if (r.code !== 0) throw new LoadError(`semodule -i ${name}.cil: ${output(r)}`);
+      if (r.code !== 0) throw new LoadError(`semodule -i ${mod}.cil: ${output(r)}`);
       // selinuxd#44: an install can "succeed" without the module; trust only `semodule -l`.
       const l = await this.run(this.semodule, ["-l"]);
-      if (l.code !== 0 || !l.stdout.split("\n").some((line) => line.trim().split(/\s+/)[0] === name))
-        throw new LoadError(`semodule -i ${name}.cil exited 0 but semodule -l does not list ${name}`);
+      if (l.code !== 0 || !l.stdout.split("\n").some((line) => line.trim().split(/\s+/)[0] === mod))
+        throw new LoadError(`semodule -i ${mod}.cil exited 0 but semodule -l does not list ${mod}`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
 
   async unload(name: string): Promise<void> {
-    const r = await this.run(this.semodule, ["-r", name]);
-    if (r.code !== 0) throw new LoadError(`semodule -r ${name}: ${output(r)}`);
+    const mod = selinuxModuleName(name);
+    const r = await this.run(this.semodule, ["-r", mod]);
+    if (r.code !== 0) throw new LoadError(`semodule -r ${mod}: ${output(r)}`);
   }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { HostFile } from "./host-writer.js";
-import { AppArmorKernel, type CommandRunner, LoadError, SelinuxKernel } from "./kernel.js";
+import { AppArmorKernel, type CommandRunner, LoadError, SelinuxKernel, selinuxModuleName } from "./kernel.js";
 import { podListUsage } from "./usage.js";
 
 const seccompFile: HostFile = {
@@ -110,14 +110,50 @@ describe("kernel ports", () => {
     }
   });
 
-  it("SELinux: trusts only semodule -l after semodule -i", async () => {
+  it("SELinux: modules are secprof-<name>; trusts only semodule -l after semodule -i", async () => {
     let listed = "";
-    const run: CommandRunner = async (_cmd, args) =>
-      args[0] === "-l" ? { code: 0, stdout: listed, stderr: "" } : { code: 0, stdout: "", stderr: "" };
+    const calls: (readonly string[])[] = [];
+    const run: CommandRunner = async (_cmd, args) => {
+      calls.push(args);
+      return args[0] === "-l" ? { code: 0, stdout: listed, stderr: "" } : { code: 0, stdout: "", stderr: "" };
+    };
     const k = new SelinuxKernel({ sysfs: "/nonexistent", run });
     expect(await k.unavailable()).toBe("SELinux is not enabled");
-    await expect(k.load("web", "(block web)")).rejects.toThrow(/does not list web/);
+    // A module called like the profile (here: refpolicy's own `web`) is not ours.
     listed = "container\nweb\n";
+    await expect(k.load("web", "(block web)")).rejects.toThrow(/does not list secprof-web/);
+    listed = "container\nweb\nsecprof-web\n";
+    calls.length = 0;
     await k.load("web", "(block web)");
+    expect(calls[0]?.[0]).toBe("-i");
+    expect(path.basename(calls[0]?.[1] ?? "")).toBe("secprof-web.cil");
+    await k.unload("web");
+    expect(calls.at(-1)).toEqual(["-r", "secprof-web"]);
+  });
+
+  it("SELinux: a profile named like a refpolicy module gets its own module; dotted names work", async () => {
+    const calls: (readonly string[])[] = [];
+    const run: CommandRunner = async (_cmd, args) => {
+      calls.push(args);
+      return { code: 0, stdout: "apache\nsecprof-apache\nsecprof-web.v2\n", stderr: "" };
+    };
+    const k = new SelinuxKernel({ sysfs: "/nonexistent", run });
+    await k.load("apache", "(block apache)");
+    await k.load("web.v2", "(block web)");
+    await k.unload("apache");
+    expect(calls.map((a) => (a[0] === "-i" ? `-i ${path.basename(a[1] ?? "")}` : a.join(" ")))).toEqual([
+      "-i secprof-apache.cil",
+      "-l",
+      "-i secprof-web.v2.cil",
+      "-l",
+      "-r secprof-apache",
+    ]);
+    expect(selinuxModuleName("web.v2")).toBe("secprof-web.v2");
+    // Names libsemanage would refuse (or that are not file names) never reach a tool.
+    calls.length = 0;
+    for (const bad of ["a..b", "a.", "../x", "a/b", "a b", ""])
+      await expect(k.load(bad, "x")).rejects.toThrow(LoadError);
+    await expect(k.unload("a/b")).rejects.toThrow(/cannot name an SELinux module/);
+    expect(calls).toEqual([]);
   });
 });

@@ -24,7 +24,11 @@ const redis = new Redis(cfg.SECPROF_REDIS_URL, { maxRetriesPerRequest: null });
 await assertNoEviction(redis);
 const state = new RedisProfileState(redis);
 const store = new KubeProfileStore({ kubeConfig: kc, scope: cfg.SECPROF_PROFILE_SCOPE });
-const recordings = new RecordingWatcher({ kubeConfig: kc, component: "secprof-merger", onError: (err, during) => log.warn({ err, during }, "recordings") });
+const recordings = new RecordingWatcher({
+  kubeConfig: kc,
+  component: "secprof-merger",
+  onError: (err, during) => log.warn({ err, during }, "recordings"),
+});
 const recording = (ns: string, name: string) => recordings.get(ns, name);
 const finalizer = new Finalizer({ state, store, recording });
 
@@ -33,7 +37,12 @@ recordings.subscribe((c) => {
   const ns = c.recording.metadata.namespace ?? "default";
   finalizer
     .mergeRecording(ns, c.recording.metadata.name)
-    .then((merged) => log.info({ ns, recording: c.recording.metadata.name, merged: merged.map((m) => m.metadata.name) }, "merged partials"))
+    .then((merged) =>
+      log.info(
+        { ns, recording: c.recording.metadata.name, merged: merged.map((m) => m.metadata.name) },
+        "merged partials",
+      ),
+    )
     .catch((err: unknown) => log.error({ err }, "merge on recording deletion"));
 });
 await recordings.start();
@@ -48,7 +57,11 @@ const worker = createMergerWorker({
 });
 
 const source = new MergerRecordingSource({ state, store, recordings: () => recordings.list(), recording });
-const bundleApi = createBundleApiHandler({ source, token: cfg.SECPROF_API_TOKEN, onError: (err, r) => log.error({ err, ...r }, "api") });
+const bundleApi = createBundleApiHandler({
+  source,
+  token: cfg.SECPROF_API_TOKEN,
+  onError: (err, r) => log.error({ err, ...r }, "api"),
+});
 const authorized = bearerCheck(cfg.SECPROF_API_TOKEN);
 const SNAPSHOT = /^\/v1\/recordings\/([a-z0-9-]{1,63})\/([a-z0-9-]{1,63})\/snapshot$/;
 const api = createServer((req, res) => {
@@ -62,7 +75,10 @@ const api = createServer((req, res) => {
     return;
   }
   finalizer.snapshot(m[1], m[2]).then(
-    (written) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ profiles: written.map((p) => p.metadata.name) })),
+    (written) =>
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ profiles: written.map((p) => p.metadata.name) })),
     (err: unknown) => {
       log.error({ err }, "snapshot");
       res.writeHead(500).end();

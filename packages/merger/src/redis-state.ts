@@ -68,6 +68,9 @@ if nAa > 0 then saddAll(KEYS[5], p, nAa) end
 return 1
 `;
 const APPLY_SHA = createHash("sha1").update(APPLY_LUA).digest("hex");
+/** Deltas with at most this many members are applied inside the script. */
+const INLINE_MEMBERS = 64;
+const SADD_CHUNK = 10_000;
 
 export interface RedisProfileStateOptions {
   /** Key prefix (default `secprof`); tests use a random one to isolate runs. */
@@ -109,6 +112,20 @@ export class RedisProfileState implements ProfileState {
     const k = this.keys(recordingKey(obs.target), obs.target.profileName);
     const json = targetJson(obs.target);
     const m = membersOf(obs);
+    // Small deltas ride inside the script (one command); large ones go as variadic SADDs first,
+    // which Redis runs ~2× faster than Lua's unpack. Either way the state only ever grows, so a
+    // crash between the two leaves nothing a re-run does not fix.
+    const inline = m.syscalls.length + m.avc.length + m.apparmor.length <= INLINE_MEMBERS;
+    const sadds: Promise<unknown>[] = [];
+    if (!inline) {
+      for (const [key, members] of [
+        [k.sc, m.syscalls],
+        [k.avc, m.avc],
+        [k.aa, m.apparmor],
+      ] as const)
+        for (let i = 0; i < members.length; i += SADD_CHUNK)
+          sadds.push(this.redis.sadd(key, ...members.slice(i, i + SADD_CHUNK)));
+    }
     const args: (string | number)[] = [
       obs.target.profileName,
       json,
@@ -119,20 +136,18 @@ export class RedisProfileState implements ProfileState {
       obs.loss.parserDropped,
       obs.loss.attributionMisses,
       obs.loss.truncated,
-      m.syscalls.length,
-      m.avc.length,
-      m.apparmor.length,
-      ...m.syscalls,
-      ...m.avc,
-      ...m.apparmor,
     ];
+    if (inline)
+      args.push(m.syscalls.length, m.avc.length, m.apparmor.length, ...m.syscalls, ...m.avc, ...m.apparmor);
+    else args.push(0, 0, 0);
     const keys = [k.targets, k.meta, k.sc, k.avc, k.aa, k.loss, k.rec];
-    try {
-      await this.redis.evalsha(APPLY_SHA, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!String(err).includes("NOSCRIPT")) throw err;
-      await this.redis.eval(APPLY_LUA, keys.length, ...keys, ...args);
-    }
+    const script = this.redis
+      .evalsha(APPLY_SHA, keys.length, ...keys, ...args)
+      .catch(async (err: unknown) => {
+        if (!String(err).includes("NOSCRIPT")) throw err;
+        return this.redis.eval(APPLY_LUA, keys.length, ...keys, ...args);
+      });
+    await Promise.all([...sadds, script]);
   }
 
   async get(rk: string, profileName: string): Promise<TargetState | undefined> {

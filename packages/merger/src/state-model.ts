@@ -70,7 +70,17 @@ export function targetJson(t: Target): string {
   });
 }
 
-const sha1 = (s: string): string => createHash("sha1").update(s).digest("hex");
+/** sha1 hex, memoized: the same few recorders and targets come back in every job. */
+const sha1Cache = new Map<string, string>();
+function sha1(s: string): string {
+  let h = sha1Cache.get(s);
+  if (h === undefined) {
+    h = createHash("sha1").update(s).digest("hex");
+    if (sha1Cache.size >= 4096) sha1Cache.clear();
+    sha1Cache.set(s, h);
+  }
+  return h;
+}
 
 /**
  * Which observation's target metadata a profile keeps: the greatest key wins. Fixed width and only

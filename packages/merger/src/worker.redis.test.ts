@@ -156,6 +156,13 @@ describe.skipIf(reason)("merger worker on BullMQ (real Redis)", () => {
     expect((await real.get("shop/rec", t.profileName))?.syscalls).toEqual({
       x86_64: ["openat", "read", "write"],
     });
-    expect(await queue.getJobState("j")).toBe("completed");
+    // Completed jobs are removed at once (removeOnComplete); it must not have failed or be stuck.
+    expect(await queue.getJobState("j")).toBe("unknown");
+    expect(await queue.getJobCounts("failed", "active", "wait", "delayed")).toEqual({
+      failed: 0,
+      active: 0,
+      wait: 0,
+      delayed: 0,
+    });
   });
 });

@@ -4,6 +4,8 @@ export * from "./local/local-recorder.js";
 export { LogsRecorder } from "./local/logs-recorder.js";
 export { resolveCommand } from "./local/resolve-command.js";
 export { type RunResult, runLocal } from "./local/run-local.js";
+export * from "./queue/bullmq-queue.js";
+export * from "./queue/delta-batcher.js";
 export { type RuntimeCalibration, runcCalibration } from "./runtime/calibrate-runc.js";
 export {
   containerOptions,

@@ -61,7 +61,8 @@ const json = (res: ServerResponse, status: number, value: unknown, headers?: Rec
  */
 /** A constant-time bearer-token check (over sha256 digests, so the length does not leak). */
 export function bearerCheck(token: string): (req: IncomingMessage) => boolean {
-  if (token.length < MIN_TOKEN_LENGTH) throw new RangeError(`the API token must be at least ${MIN_TOKEN_LENGTH} characters`);
+  if (token.length < MIN_TOKEN_LENGTH)
+    throw new RangeError(`the API token must be at least ${MIN_TOKEN_LENGTH} characters`);
   const want = digest(token);
   return (req) => {
     const m = /^Bearer ([\x21-\x7e]+)$/.exec(req.headers.authorization ?? "");

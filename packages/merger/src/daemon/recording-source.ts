@@ -1,7 +1,7 @@
 import {
   bundleFileName,
-  canonicalJson,
   COVERAGE_ANNOTATION,
+  canonicalJson,
   LABELS,
   type LossCounters,
   ociSeccomp,
@@ -57,7 +57,13 @@ export class MergerRecordingSource implements RecordingSource {
     const coverage: NonNullable<BundleInfo["coverage"]> = {};
     for (const p of profiles) {
       const profile = p.metadata.name;
-      entries.push({ path: bundleFileName(p.kind, profile, "cr-yaml"), content: stringify(p, { lineWidth: 0 }), kind: p.kind, profile, format: "cr-yaml" });
+      entries.push({
+        path: bundleFileName(p.kind, profile, "cr-yaml"),
+        content: stringify(p, { lineWidth: 0 }),
+        kind: p.kind,
+        profile,
+        format: "cr-yaml",
+      });
       if (p.kind === "SeccompProfile") {
         entries.push({
           path: bundleFileName(p.kind, profile, "oci-seccomp-json"),
@@ -66,7 +72,9 @@ export class MergerRecordingSource implements RecordingSource {
           profile,
           format: "oci-seccomp-json",
         });
-        const cov = SyscallCoverage.safeParse(JSON.parse(p.metadata.annotations?.[COVERAGE_ANNOTATION] ?? "null"));
+        const cov = SyscallCoverage.safeParse(
+          JSON.parse(p.metadata.annotations?.[COVERAGE_ANNOTATION] ?? "null"),
+        );
         if (cov.success) coverage[profile] = cov.data;
       }
     }
