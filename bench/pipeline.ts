@@ -377,6 +377,8 @@ async function benchRecorder(port: number): Promise<RecorderResult> {
 
 // ---------------------------------------------------------------------------------------------
 
+const fmtCpu = (seconds: number): string => ((seconds / JOBS) * 1e6).toFixed(0);
+
 async function main(): Promise<void> {
   const port = await freePort();
   const redis = await startRedis(port);
@@ -447,6 +449,22 @@ async function main(): Promise<void> {
             "cores",
           ],
           [
+            "merger",
+            "CPU per job: worker / redis",
+            "",
+            "",
+            `${fmtCpu(merger.workerCpuS)} / ${fmtCpu(merger.redisCpuS)}`,
+            "µs",
+          ],
+          [
+            "merger",
+            "CPU-bound ceiling, 1 dedicated core each",
+            "",
+            "",
+            merger.jobs / Math.max(merger.workerCpuS, merger.redisCpuS),
+            "jobs/s",
+          ],
+          [
             "state",
             "apply, 1000 members/delta",
             fmtInt(members.members),
@@ -473,7 +491,7 @@ async function main(): Promise<void> {
           ["recorder", "bound: every target new every flush", "", "", recorder.worstCaseJobsPerS, "jobs/s"],
           [
             "recorder",
-            `batcher cost (${fmtSi(recorder.eventsPerS)} events/s)`,
+            `batcher + simulated events (${fmtSi(recorder.eventsPerS)} events/s)`,
             "",
             "",
             recorder.batcherNsPerEvent,

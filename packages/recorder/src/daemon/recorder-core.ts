@@ -1,5 +1,13 @@
-import type { PodContainerRef, PodFacts, ProfileRecording, RawEvent, RecorderKind, Target } from "@secprof/core";
-import type { ArchName, ObservationQueue } from "@secprof/core";
+import type {
+  ArchName,
+  ObservationQueue,
+  PodContainerRef,
+  PodFacts,
+  ProfileRecording,
+  RawEvent,
+  RecorderKind,
+  Target,
+} from "@secprof/core";
 import type { Attribution } from "../attribution/resolver.js";
 import type { DeltaBatcher } from "../queue/delta-batcher.js";
 import { type ContainerFacts, targetsFor } from "./targets.js";
@@ -52,12 +60,24 @@ export class RecorderCore {
    * so the merger writes the profile. The job id (seq = now) is fixed once created, so
    * redelivery is harmless, and differs from any earlier pod of the same name.
    */
-  async podEnded(pod: { namespace: string; name: string; uid: string; containers: readonly { name: string }[] }): Promise<void> {
+  async podEnded(pod: {
+    namespace: string;
+    name: string;
+    uid: string;
+    containers: readonly { name: string }[];
+  }): Promise<void> {
     await this.flush();
     const at = Date.now();
     for (const recorder of ["Logs", "Bpf"] as const) {
       for (const c of pod.containers) {
-        const ref = { namespace: pod.namespace, pod: pod.name, podUid: pod.uid, container: c.name, containerId: "", kind: "regular" as const };
+        const ref = {
+          namespace: pod.namespace,
+          pod: pod.name,
+          podUid: pod.uid,
+          container: c.name,
+          containerId: "",
+          kind: "regular" as const,
+        };
         for (const target of this.targets(ref, recorder)) {
           await this.queue.send({
             v: 1,
@@ -126,4 +146,3 @@ export class RecorderCore {
     this.counters.facts++;
   }
 }
-

@@ -25,7 +25,12 @@ export interface ContainerFacts {
  * and a fixed-name pod takes its pod name as the replica suffix, so a partial never carries the
  * merged profile's name (SPO #3328).
  */
-export function targetsFor(c: ContainerFacts, recordings: readonly ProfileRecording[], recorder: RecorderKind, node: string): Target[] {
+export function targetsFor(
+  c: ContainerFacts,
+  recordings: readonly ProfileRecording[],
+  recorder: RecorderKind,
+  node: string,
+): Target[] {
   const out: Target[] = [];
   for (const rec of recordings) {
     if (rec.metadata.namespace !== c.namespace || rec.spec.recorder !== recorder) continue;

@@ -8,8 +8,8 @@ import {
   type PodIndexWaitOptions,
   parseStatusContainerId,
 } from "@secprof/core";
-import { z } from "zod";
 import { ResilientInformer, type RetryOptions } from "@secprof/daemon-kit";
+import { z } from "zod";
 
 /**
  * `PodIndex` backed by the Kubernetes API: a watch on the pods of this node only
