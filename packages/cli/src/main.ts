@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 import { access, readFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { LogsRecorder, RUNC_INIT_COMM, resolveCommand, runcCalibration } from "@secprof/recorder";
+import {
+  BpfRecorder,
+  LogsRecorder,
+  RUNC_INIT_COMM,
+  resolveCommand,
+  runcCalibration,
+} from "@secprof/recorder";
 import { Command, Option } from "commander";
 import { approve } from "./commands/approve.js";
 import { type DiffFormat, diffCommand } from "./commands/diff.js";
@@ -77,7 +83,7 @@ program
         {
           makeRecorder: (name, inContainer) => {
             if (name === "logs") return logs(inContainer ? RUNC_INIT_COMM : undefined);
-            throw new Error("the bpf recorder is not wired yet");
+            return new BpfRecorder(inContainer, process.env.SECPROF_BPFTRACE);
           },
           calibrateRunc: async (recorder) => {
             const runc = await resolveCommand("runc", process.env.PATH);

@@ -1,5 +1,5 @@
 export * from "./kube/pod-index.js";
-
+export { BpfRecorder } from "./local/bpf-recorder.js";
 export * from "./local/local-recorder.js";
 export { LogsRecorder } from "./local/logs-recorder.js";
 export { resolveCommand } from "./local/resolve-command.js";

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 // Runs the built CLI as a user would (scripts/test builds before testing).
 const CLI = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
 const skip = missing("root", "auditd", "runc", "bpftrace");
-const RECORDERS = ["logs"] as const;
+const RECORDERS = ["logs", "bpf"] as const;
 
 interface Profile {
   defaultAction: string;
@@ -97,6 +97,41 @@ describe.skipIf(skip)(`secprof record (${skip ?? "real auditd, runc, strace"})`,
         expect(broken.code === 0 && broken.stdout === w.expect).toBe(false);
       },
     );
+  });
+
+  it.each(workloads.filter((w) => w.name !== "multi-threaded"))(
+    "both recorders record the same syscalls for $name",
+    (w) => {
+      // Deterministic workloads only: thread scheduling can change which futex calls a run makes.
+      const sets = RECORDERS.map((r) => {
+        const rec = record(r, w, dir);
+        expect(rec.status, rec.stderr).toBe(0);
+        return rec.profile().syscalls[0]?.names ?? [];
+      });
+      expect(sets[1]).toEqual(sets[0]);
+    },
+  );
+
+  it("falls back to the other recorder, with a warning, when the default one cannot run", () => {
+    const r = spawnSync(
+      "node",
+      [
+        CLI,
+        "record",
+        "--name",
+        "fb",
+        "--out",
+        mkdtempSync(path.join(tmpdir(), "secprof-out-")),
+        "--",
+        "/usr/bin/true",
+      ],
+      {
+        encoding: "utf8",
+        env: { ...process.env, SECPROF_BPFTRACE: "/nonexistent/bpftrace" },
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: the bpf recorder cannot run .*; using logs/);
   });
 
   it("exits 127 with a clear message when CMD does not exist", () => {

@@ -108,6 +108,10 @@ export async function record(
 
   const rec = await startRecorder(deps, opts.recorder, recorderExplicit, inContainer);
   if (typeof rec === "string") return fail(deps, rec, 1);
+  if (inContainer && rec.name === "bpf")
+    deps.stderr.write(
+      "secprof record: note: the bpf recorder sees the whole container namespace, including runc's set-up before the filter; the logs recorder gives the minimal profile\n",
+    );
   const calibration = inContainer ? await deps.calibrateRunc(rec.name) : undefined;
   if (typeof calibration === "string") return fail(deps, `cannot measure runc: ${calibration}`, 1);
   const container = inContainer
@@ -125,9 +129,13 @@ export async function record(
   }
   if (tick !== undefined) deps.stderr.write("\r\x1b[2K");
 
-  const { runtime } = run.result;
+  // The runtime's share: this run's, plus every earlier measured run of the same runc binary.
+  if (calibration !== undefined && run.result.runtime !== undefined)
+    await calibration.add(run.result.runtime);
   const sources: SeccompSources =
-    runtime === undefined ? { workload: run.result.syscalls } : { workload: run.result.syscalls, runtime };
+    calibration === undefined
+      ? { workload: run.result.syscalls }
+      : { workload: run.result.syscalls, runtime: calibration.syscalls };
   const files = renderSeccomp(opts.name, rec.name, sources, run);
   try {
     await writeFilesAtomically(opts.out, files);

@@ -221,6 +221,19 @@ describe.skipIf(reason)("BpftraceSource on the real kernel", () => {
     expect(rec.syscalls(rec.nsOf(pid) ?? 0).has(X86_64.exit_group)).toBe(true);
   });
 
+  it("detects a full kernel map and says so", async () => {
+    const warnings: string[] = [];
+    const { stats } = await record(
+      async () => {
+        await run(["sh", "-c", "ls / | wc -l >/dev/null"]);
+      },
+      { mapKeysMax: 32, onWarning: (m) => warnings.push(m) },
+    );
+    expect(stats.mapKeys).toBe(32);
+    expect(stats.mapFullSnapshots).toBeGreaterThan(0);
+    expect(warnings.some((w) => /map is full/.test(w))).toBe(true);
+  });
+
   const cc = reason ?? tools("gcc");
   describe.skipIf(cc)("32-bit and x32 calls", () => {
     let c32 = "";

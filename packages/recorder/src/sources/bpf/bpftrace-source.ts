@@ -4,22 +4,24 @@ import { fileURLToPath } from "node:url";
 import { type BpfEvent, DROP_REASONS, type DropReason, parseLine, SnapshotDiffer } from "./parse.js";
 
 /**
- * The shipped bpftrace program. The build must copy `*.bt` next to the compiled module
- * (dist/sources/bpf/syscalls.bt); the path is resolved relative to this file.
+ * The shipped bpftrace programs ("seen" mode and count mode). The build must copy `*.bt` next
+ * to the compiled module (dist/sources/bpf/); the paths are resolved relative to this file.
  */
 export const PROGRAM_PATH = fileURLToPath(new URL("./syscalls.bt", import.meta.url));
+export const COUNTS_PROGRAM_PATH = fileURLToPath(new URL("./syscalls-counts.bt", import.meta.url));
 
 export interface BpftraceSourceOptions {
   /** Snapshot interval, ms (10..60000). Bounds how late a newly seen syscall reaches userspace. Default 1000. */
   intervalMs?: number;
   /**
-   * false (default): "seen" mode, one kernel map lookup per syscall, `count` is 1 on first sight.
-   * true: per-key call counts (a lookup and an update per syscall: about 100 ns more per call).
+   * false (default): "seen" mode (syscalls.bt), one read-only map lookup per syscall; `count` is
+   * 1 on first sight. true: per-CPU call counts (syscalls-counts.bt), a lookup and an update per
+   * syscall (about 100 ns more per call).
    */
   counts?: boolean;
   /** Mount namespace inode to skip in the kernel (e.g. the host's, as SPO does). Default: none. */
   excludeMntns?: number;
-  /** Kernel map key limit: (mntns, abi, syscall) triples kept (1024..4194304). Default 65536. */
+  /** Kernel map key limit: (mntns, abi, syscall) triples kept (16..4194304). Default 65536. */
   mapKeysMax?: number;
   /** Longest comm/filename bpftrace copies, bytes (16..200, bpftrace 0.17's maximum). Default 200. */
   strlen?: number;
@@ -27,7 +29,7 @@ export interface BpftraceSourceOptions {
   perfRbPages?: number;
   /** bpftrace executable. Default "bpftrace" (from PATH). */
   bpftrace?: string;
-  /** Program file. Default: the shipped syscalls.bt. */
+  /** Program file. Default: the shipped syscalls.bt (or syscalls-counts.bt). */
   program?: string;
   /** Wrap bpftrace in `setpriv --pdeathsig KILL` (when setpriv exists) so it never outlives us. Default true. */
   pdeathsig?: boolean;
@@ -148,12 +150,12 @@ export class BpftraceSource {
     this.#interval = intOption("intervalMs", opts.intervalMs, 1000, 10, 60_000);
     this.#counts = opts.counts ?? false;
     this.#exclude = intOption("excludeMntns", opts.excludeMntns, 0, 0, 0xffff_ffff);
-    this.#keysMax = intOption("mapKeysMax", opts.mapKeysMax, 65_536, 1024, 4_194_304);
+    this.#keysMax = intOption("mapKeysMax", opts.mapKeysMax, 65_536, 16, 4_194_304);
     this.#strlen = intOption("strlen", opts.strlen, 200, 16, 200);
     this.#rbPages =
       opts.perfRbPages === undefined ? undefined : intOption("perfRbPages", opts.perfRbPages, 64, 1, 65_536);
     this.#bpftrace = opts.bpftrace ?? "bpftrace";
-    this.#program = opts.program ?? PROGRAM_PATH;
+    this.#program = opts.program ?? (this.#counts ? COUNTS_PROGRAM_PATH : PROGRAM_PATH);
     this.#pdeathsig = opts.pdeathsig ?? true;
     this.#marker = opts.marker ?? defaultMarker();
     this.#startTimeout = intOption("startTimeoutMs", opts.startTimeoutMs, 30_000, 100, 600_000);
@@ -174,7 +176,6 @@ export class BpftraceSource {
       "json",
       this.#program,
       String(this.#interval),
-      this.#counts ? "1" : "0",
       String(this.#exclude),
     ];
     const setpriv = this.#pdeathsig ? SETPRIV_PATHS.find((p) => existsSync(p)) : undefined;
@@ -337,7 +338,8 @@ export class BpftraceSource {
    */
   async #handshake(deadline: number): Promise<"ok" | { problem: string }> {
     let argv = this.#marker;
-    let needProof = true;
+    // syscalls-counts.bt cannot prove sys_enter from the exec probe (see its header).
+    let needProof = !this.#counts || this.#program !== COUNTS_PROGRAM_PATH;
     if (this.#exclude !== 0 && this.#exclude === ownMntns()) {
       const unshare = UNSHARE_PATHS.find((p) => existsSync(p));
       if (unshare === undefined) needProof = false;

@@ -117,6 +117,10 @@ describe("diagnose", () => {
     expect(diagnose(stderr, "6.1.0").fix).toBe(fix);
   });
 
+  it("explains a crash (bpftrace 0.17 segfaults on a BTF file that does not fit)", () => {
+    expect(diagnose("", "6.1.0", { code: null, signal: "SIGSEGV" }).problem).toMatch(/crashed \(SIGSEGV\)/);
+  });
+
   it("falls back to quoting the error", () => {
     const d = diagnose("something odd\nreally odd", "6.1.0");
     expect(d.problem).toMatch(/really odd/);

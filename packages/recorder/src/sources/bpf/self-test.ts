@@ -158,7 +158,11 @@ export function preflight(
 }
 
 /** Maps bpftrace's stderr to a problem and an actionable fix. */
-export function diagnose(stderr: string, kernelRelease = release()): Failure {
+export function diagnose(
+  stderr: string,
+  kernelRelease = release(),
+  exit: { code: number | null; signal: string | null } | null = null,
+): Failure {
   const last = stderr.trim().split("\n").slice(-3).join(" | ") || "(no output)";
   const has = (re: RegExp) => re.test(stderr);
   if (has(/only supports running as the root user|must be run as root/i)) {
@@ -181,6 +185,13 @@ export function diagnose(stderr: string, kernelRelease = release()): Failure {
           problem: `loading BPF was refused: ${last}`,
           fix: "run with full root privileges (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN; no seccomp/AppArmor confinement), e.g. a privileged container",
         };
+  }
+  if (exit?.signal === "SIGSEGV" || exit?.signal === "SIGABRT") {
+    return {
+      ok: false,
+      problem: `bpftrace crashed (${exit.signal}): ${last}`,
+      fix: "bpftrace 0.17 crashes on unusable type information: check that /sys/kernel/btf/vmlinux belongs to the running kernel and BPFTRACE_BTF is unset, or upgrade bpftrace",
+    };
   }
   return {
     ok: false,
@@ -241,7 +252,7 @@ export async function selfTest(opts: SelfTestOptions = {}): Promise<SelfTestResu
   source.onEvent((e) => events.push(e));
   const started = await source.start();
   if (!started.ok) {
-    const d = diagnose(started.stderr, host.kernelRelease);
+    const d = diagnose(started.stderr, host.kernelRelease, started.exit);
     return {
       ok: false,
       problem: `${started.problem}: ${d.problem} (command: ${source.command.join(" ")})`,
