@@ -10,6 +10,7 @@ import {
 } from "@secprof/recorder";
 import { Command, Option } from "commander";
 import { approve } from "./commands/approve.js";
+import { convertCommand } from "./commands/convert.js";
 import { type DiffFormat, diffCommand } from "./commands/diff.js";
 import { install } from "./commands/install.js";
 import { mergeCommand } from "./commands/merge.js";
@@ -129,7 +130,9 @@ program
 
 program
   .command("merge")
-  .description("merge profiles of one kind (union; least restrictive action per syscall)")
+  .description(
+    "merge profiles of each kind (seccomp: least restrictive action per syscall; SELinux: type/class/permission union; AppArmor: glob-aware union)",
+  )
   .option("--out <dir>", "write the merged profile files here (default: CR YAML on stdout)")
   .option("--name <name>", "name of the merged profile (default: the first input's)")
   .option("--one-name-per-rule", "SPO's layout: one syscall per rule")
@@ -151,6 +154,18 @@ program
       );
     },
   );
+
+program
+  .command("convert")
+  .description("render SPO profiles to their host form: OCI seccomp JSON, SELinux CIL, AppArmor text")
+  .option(
+    "--out <dir>",
+    "write NAME.seccomp.json / NAME.cil / NAME.apparmor here (default: stdout, one profile)",
+  )
+  .argument("<files...>", "profile files (YAML/JSON, multi-document) or directories")
+  .action(async (inputs: string[], opts: { out?: string }) => {
+    process.exitCode = await convertCommand({ inputs, ...defined({ out: opts.out }) }, io);
+  });
 
 program
   .command("pull")

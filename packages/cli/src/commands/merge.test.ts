@@ -1,10 +1,10 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { COVERAGE_ANNOTATION, SeccompProfile } from "@secprof/core";
+import { AppArmorProfile, COVERAGE_ANNOTATION, SeccompProfile, SelinuxProfile } from "@secprof/core";
 import { beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { MERGE_EXIT, type MergeOptions, mergeCommand } from "./merge.js";
+import { MERGE_EXIT, MERGERS, type MergeOptions, mergeCommand } from "./merge.js";
 
 let dir: string;
 beforeEach(() => {
@@ -104,9 +104,15 @@ describe("secprof merge", () => {
       "sel.yaml",
       "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SelinuxProfile\nmetadata: {name: s}\nspec: {allow: {}}\n",
     );
-    expect((await run({ inputs: [sel] })).stderr).toMatch(
-      /merging SelinuxProfile is not supported yet \(supported: SeccompProfile\)/,
-    );
+    const row = MERGERS.SelinuxProfile;
+    delete MERGERS.SelinuxProfile;
+    try {
+      expect((await run({ inputs: [sel] })).stderr).toMatch(
+        /merging SelinuxProfile is not supported yet \(supported: SeccompProfile, AppArmorProfile\)/,
+      );
+    } finally {
+      if (row !== undefined) MERGERS.SelinuxProfile = row;
+    }
     const a = write("a.yaml", partial("a", ["read"], "\n  baseProfileName: runc-v1.1.0"));
     const b = write("b.yaml", partial("b", ["read"], "\n  baseProfileName: crun-v1.8"));
     const conflict = await run({ inputs: [a, b] });
@@ -116,5 +122,149 @@ describe("secprof merge", () => {
     );
     expect((await run({ inputs: [a], name: "Bad_Name" })).stderr).toMatch(/invalid --name "Bad_Name"/);
     expect((await run({ inputs: [path.join(dir, "none.yaml")] })).code).toBe(MERGE_EXIT.usage);
+  });
+});
+
+const V = "apiVersion: security-profiles-operator.x-k8s.io/v1";
+const selinuxCR = (name: string, allow: string, labels = "") => `${V}
+kind: SelinuxProfile
+metadata:
+  name: ${name}${labels}
+spec:
+  inherit: [{kind: System, name: container}]
+  mode: Enforcing
+  allow: ${allow}
+`;
+const apparmorCR = (name: string, abstract: string) => `${V}
+kind: AppArmorProfile
+metadata:
+  name: ${name}
+spec:
+  mode: Enforce
+  abstract: ${abstract}
+`;
+
+describe("secprof merge: SELinux and AppArmor", () => {
+  it("unions two SelinuxProfiles by type, class and permission; writes the CR and the CIL", async () => {
+    const a = write(
+      "a.yaml",
+      selinuxCR(
+        "web-a",
+        "{http_port_t: {tcp_socket: [name_bind]}, etc_t: {file: [open, read]}}",
+        "\n  labels: {app: web, run: a}",
+      ),
+    );
+    const b = write(
+      "b.yaml",
+      selinuxCR(
+        "web-b",
+        "{etc_t: {file: [getattr, read], dir: [search]}, '@self': {unix_stream_socket: [connectto]}}",
+        "\n  labels: {app: web, run: b}",
+      ),
+    );
+    const printed = await run({ inputs: [a, b], name: "web" });
+    expect(printed.code).toBe(MERGE_EXIT.ok);
+    const cr = SelinuxProfile.parse(parse(printed.stdout));
+    expect(cr.metadata).toEqual({ name: "web", labels: { app: "web" } });
+    expect(cr.spec.allow).toEqual({
+      "@self": { unix_stream_socket: ["connectto"] },
+      etc_t: { dir: ["search"], file: ["getattr", "open", "read"] },
+      http_port_t: { tcp_socket: ["name_bind"] },
+    });
+    // Order does not matter.
+    expect((await run({ inputs: [b, a], name: "web" })).stdout).toBe(printed.stdout);
+
+    const out = path.join(dir, "out");
+    const r = await run({ inputs: [a, b], name: "web", out });
+    expect(r.code).toBe(MERGE_EXIT.ok);
+    expect(readdirSync(out).sort()).toEqual(["web.cil", "web.selinux.yaml"]);
+    expect(readFileSync(path.join(out, "web.selinux.yaml"), "utf8")).toBe(printed.stdout);
+    expect(readFileSync(path.join(out, "web.cil"), "utf8")).toBe(
+      [
+        "(block web",
+        "(blockinherit container)",
+        "(allow process etc_t ( dir ( search )))",
+        "(allow process etc_t ( file ( getattr open read )))",
+        "(allow process http_port_t ( tcp_socket ( name_bind )))",
+        "(allow process web.process ( unix_stream_socket ( connectto )))",
+        ")",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("unions two AppArmorProfiles glob-aware; writes the CR and the AppArmor text", async () => {
+    const a = write(
+      "a.yaml",
+      apparmorCR(
+        "nginx",
+        "{executable: {allowedExecutables: [/usr/sbin/nginx]}, filesystem: {readOnlyPaths: [/etc/nginx/nginx.conf, /var/cache/nginx/a], writeOnlyPaths: [/var/log/nginx/error.log]}, network: {allowedProtocols: {allowTcp: true}}}",
+      ),
+    );
+    const b = write(
+      "b.yaml",
+      apparmorCR(
+        "nginx",
+        "{filesystem: {readOnlyPaths: [/var/log/nginx/error.log], readWritePaths: ['/var/cache/nginx/*']}, capability: {allowedCapabilities: [net_bind_service]}}",
+      ),
+    );
+    const out = path.join(dir, "out");
+    const r = await run({ inputs: [a, b], out });
+    expect(r.code).toBe(MERGE_EXIT.ok);
+    expect(readdirSync(out).sort()).toEqual(["nginx.apparmor", "nginx.apparmor.yaml"]);
+    const cr = AppArmorProfile.parse(parse(readFileSync(path.join(out, "nginx.apparmor.yaml"), "utf8")));
+    expect(cr.metadata.name).toBe("nginx");
+    expect(cr.spec.abstract).toEqual({
+      executable: { allowedExecutables: ["/usr/sbin/nginx"] },
+      filesystem: {
+        // The read-write glob absorbed the read-only literal it covers; read + write is read-write.
+        readOnlyPaths: ["/etc/nginx/nginx.conf"],
+        readWritePaths: ["/var/cache/nginx/*", "/var/log/nginx/error.log"],
+      },
+      network: { allowedProtocols: { allowTcp: true } },
+      capability: { allowedCapabilities: ["net_bind_service"] },
+    });
+    const text = readFileSync(path.join(out, "nginx.apparmor"), "utf8");
+    expect(text).toContain("profile nginx flags=(enforce,attach_disconnected,mediate_deleted) {\n");
+    expect(text).toContain("  /var/cache/nginx/* rwlk,\n");
+    expect(text).not.toContain("/var/cache/nginx/a");
+    expect(text).toContain("  capability net_bind_service,\n");
+  });
+
+  it("merges each kind of a mixed input separately", async () => {
+    const mixed = write(
+      "mixed.yaml",
+      [
+        partial("web", ["read"]),
+        selinuxCR("web", "{etc_t: {file: [read]}}"),
+        apparmorCR("web", "{executable: {allowedExecutables: [/bin/sh]}}"),
+      ].join("---\n"),
+    );
+    const more = write("more.yaml", selinuxCR("web", "{etc_t: {file: [open]}}"));
+    const out = path.join(dir, "out");
+    expect((await run({ inputs: [mixed, more], out })).code).toBe(MERGE_EXIT.ok);
+    expect(readdirSync(out).sort()).toEqual([
+      "web.apparmor",
+      "web.apparmor.yaml",
+      "web.cil",
+      "web.seccomp.json",
+      "web.seccomp.yaml",
+      "web.selinux.yaml",
+    ]);
+    expect(readFileSync(path.join(out, "web.cil"), "utf8")).toContain(
+      "(allow process etc_t ( file ( open read )))",
+    );
+  });
+
+  it("--check works for SELinux; a merged name CIL cannot take is refused with exit 2", async () => {
+    const a = write("a.yaml", selinuxCR("web", "{etc_t: {file: [open, read]}}"));
+    const b = write("b.yaml", selinuxCR("web", "{etc_t: {file: [read]}}"));
+    expect((await run({ inputs: [a, b], check: true })).code).toBe(MERGE_EXIT.ok);
+    expect((await run({ inputs: [b, a], check: true })).code).toBe(MERGE_EXIT.checkFailed);
+    const bad = await run({ inputs: [a, b], name: "web.v2" });
+    expect(bad.code).toBe(MERGE_EXIT.usage);
+    expect(bad.stderr).toMatch(
+      /cannot merge the SelinuxProfiles: the merged profile is invalid: .*CIL block/,
+    );
   });
 });

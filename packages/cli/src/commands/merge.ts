@@ -1,16 +1,20 @@
 import {
+  type BundleFormat,
   bundleFileName,
   canonicalJson,
   diffProfilePair,
+  mergeProfiles,
   mergeSeccompProfiles,
   ObjectName,
   ociSeccomp,
   type ProfileKind,
   type ProfileObject,
+  renderProfile,
   type SeccompLayout,
   SeccompMergeConflict,
   type SeccompProfile,
   summarize,
+  validateProfile,
 } from "@secprof/core";
 import { stringify } from "yaml";
 import { renderText } from "./diff.js";
@@ -77,8 +81,40 @@ const seccomp: KindMerger = {
   },
 };
 
-/** SELinux and AppArmor merges plug in here. */
-export const MERGERS: Partial<Record<ProfileKind, KindMerger>> = { SeccompProfile: seccomp };
+/**
+ * SELinux and AppArmor: core's per-kind union (`KINDS[kind].merge`: SELinux type → class →
+ * permission union, AppArmor the glob-aware join), folded over the inputs, renamed to `name`.
+ * Both are associative, commutative and idempotent, so input order does not matter. The result
+ * is validated here, so an unrenderable merge (say a name CIL cannot take) is a MergeConflict
+ * rather than a crash when the files are written.
+ */
+function unionMerger(kind: "SelinuxProfile" | "AppArmorProfile", host: BundleFormat): KindMerger {
+  return {
+    merge(profiles, name) {
+      const ofKind = profiles.filter((p) => p.kind === kind);
+      const [first, ...rest] = ofKind;
+      if (first === undefined) throw new MergeConflict(`no ${kind}s to merge`);
+      const union = rest.reduce<ProfileObject>((acc, p) => mergeProfiles(acc, p), first);
+      const merged = { ...union, metadata: { ...union.metadata, name } } as ProfileObject;
+      const problems = validateProfile(merged);
+      if (problems.length > 0)
+        throw new MergeConflict(`the merged profile is invalid: ${problems.join("; ")}`);
+      return merged;
+    },
+    render(profile) {
+      const name = profile.metadata.name;
+      const files = new Map<string, string>([[bundleFileName(kind, name, "cr-yaml"), yaml(profile)]]);
+      for (const f of renderProfile(profile).files) files.set(bundleFileName(kind, name, host), f.content);
+      return files;
+    },
+  };
+}
+
+export const MERGERS: Partial<Record<ProfileKind, KindMerger>> = {
+  SeccompProfile: seccomp,
+  SelinuxProfile: unionMerger("SelinuxProfile", "selinux-cil"),
+  AppArmorProfile: unionMerger("AppArmorProfile", "apparmor-text"),
+};
 
 function fail(io: MergeIo, msg: string, code: number): number {
   io.stderr.write(`secprof merge: ${msg}\n`);

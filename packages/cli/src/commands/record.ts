@@ -1,13 +1,26 @@
 import { createHash } from "node:crypto";
 import {
   ANNOTATION_PREFIX,
+  type AppArmorAbstractOptions,
+  type AppArmorFactsInput,
+  type AppArmorLoss,
+  type AvcOptions,
+  type AvcTupleT,
+  appArmorAbstract,
+  appArmorProfileCR,
+  type BundleFormat,
+  bundleFileName,
   canonicalJson,
   ObjectName,
   ociSeccomp,
+  type ProfileObject,
+  renderProfile,
   type SeccompSources,
   seccompProfileCR,
   seccompProvenance,
   seccompSpec,
+  selinuxAllowFromAvcs,
+  selinuxProfileCR,
 } from "@secprof/core";
 import {
   type LocalRecorder,
@@ -197,4 +210,106 @@ function summary(
     for (const why of run.result.incomplete) lines.push(`    - ${why}`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+// ─── AppArmor and SELinux renderings (for `--kind seccomp,apparmor,selinux`) ────────────────
+
+export type RecordKind = "seccomp" | "apparmor" | "selinux";
+
+export interface KindInputs {
+  /** AppArmor facts: `AppArmorRecorder.facts(mntns)` or `factsFromApparmorEvents(...).facts`. */
+  apparmor?: {
+    facts: AppArmorFactsInput;
+    /** `AppArmorRecorder.loss(mntns)` / `factsFromApparmorEvents(...).loss`: non-zero marks the profile incomplete. */
+    loss?: AppArmorLoss;
+    options?: AppArmorAbstractOptions;
+  };
+  /** SELinux AVC tuples (`avcTupleFromEvent` of the recorded AVC records). */
+  selinux?: {
+    avcs: Iterable<AvcTupleT>;
+    options?: AvcOptions;
+  };
+  /** Put on every CR (e.g. `${ANNOTATION_PREFIX}/recorder`). */
+  annotations?: Record<string, string>;
+}
+
+export interface RenderedKinds {
+  /** File name → content: NAME.apparmor, NAME.apparmor.yaml, NAME.cil, NAME.selinux.yaml. */
+  files: Map<string, string>;
+  /** Things worth telling the user (facts left out, AVCs ignored, loss). */
+  notes: string[];
+  /** Kinds that could not be rendered, with why (e.g. an SELinux deny-list hit); no files for them. */
+  problems: string[];
+}
+
+const lossText = (l: AppArmorLoss): string[] =>
+  (Object.entries(l) as [keyof AppArmorLoss, number][])
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k}: ${n}`);
+
+/** The CR YAML and host file of a profile, or the reason it cannot be rendered. */
+function crAndHost(cr: ProfileObject, host: BundleFormat, files: Map<string, string>): string | undefined {
+  let rendered: ReturnType<typeof renderProfile>;
+  try {
+    rendered = renderProfile(cr);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  const name = cr.metadata.name;
+  for (const f of rendered.files) files.set(bundleFileName(cr.kind, name, host), f.content);
+  files.set(bundleFileName(cr.kind, name, "cr-yaml"), stringify(cr, { lineWidth: 0 }));
+  return undefined;
+}
+
+/**
+ * Pure: the AppArmor and SELinux files of a recording named `name`, for the kinds asked for
+ * (`seccomp` is the recorder's own flow and is ignored here). A requested kind without its input
+ * is a TypeError (a wiring bug); a profile that cannot be rendered is reported in `problems`
+ * and produces no files, so the caller can still write the other kinds.
+ */
+export function renderKinds(name: string, kinds: readonly RecordKind[], inputs: KindInputs): RenderedKinds {
+  const files = new Map<string, string>();
+  const notes: string[] = [];
+  const problems: string[] = [];
+  const base = inputs.annotations ?? {};
+
+  if (kinds.includes("apparmor")) {
+    const aa = inputs.apparmor;
+    if (aa === undefined) throw new TypeError("renderKinds: apparmor requested without AppArmor facts");
+    const { abstract, skipped } = appArmorAbstract(aa.facts, aa.options);
+    for (const s of skipped) notes.push(`apparmor: left out ${s}`);
+    const annotations = { ...base };
+    const loss = aa.loss === undefined ? [] : lossText(aa.loss);
+    if (loss.length > 0) {
+      annotations[`${ANNOTATION_PREFIX}/incomplete`] = `apparmor facts lost: ${loss.join(", ")}`;
+      notes.push(`apparmor: INCOMPLETE, facts lost (${loss.join(", ")})`);
+    }
+    const cr = appArmorProfileCR(
+      Object.keys(annotations).length > 0 ? { name, annotations } : { name },
+      abstract,
+    );
+    const problem = crAndHost(cr, "apparmor-text", files);
+    if (problem !== undefined) problems.push(`apparmor: ${problem}`);
+  }
+
+  if (kinds.includes("selinux")) {
+    const se = inputs.selinux;
+    if (se === undefined) throw new TypeError("renderKinds: selinux requested without AVC tuples");
+    const { allow, ignored } = selinuxAllowFromAvcs(se.avcs, se.options);
+    if (ignored > 0) notes.push(`selinux: ignored ${ignored} AVC(s) of other source types`);
+    let cr: ProfileObject | undefined;
+    try {
+      cr = selinuxProfileCR(
+        Object.keys(base).length > 0 ? { name, annotations: { ...base } } : { name },
+        allow,
+      );
+    } catch (err) {
+      problems.push(`selinux: ${(err as Error).message}`);
+    }
+    if (cr !== undefined) {
+      const problem = crAndHost(cr, "selinux-cil", files);
+      if (problem !== undefined) problems.push(`selinux: ${problem}`);
+    }
+  }
+  return { files, notes, problems };
 }
