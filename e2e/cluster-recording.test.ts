@@ -30,6 +30,11 @@ const AUDIT_LOG = "/var/log/audit/audit.log";
 const skip = missing("root", "auditd", "runc", "redis");
 const GROUP = "security-profiles-operator.x-k8s.io";
 const TOKEN = randomBytes(24).toString("hex");
+/**
+ * Suffix of fixed recording names: Redis outlives a run, and a recording's state is keyed by
+ * namespace, recording and profile name, so a fixed name would start from an earlier run's syscalls.
+ */
+const RUN = randomBytes(3).toString("hex");
 
 function daemon(entry: string, env: Record<string, string>, logFile: string): ChildProcess {
   const log = openSync(logFile, "w");
@@ -152,6 +157,28 @@ async function recorderMetrics(port: number): Promise<string> {
   }
 }
 
+type Pod = Awaited<ReturnType<CoreV1Api["createNamespacedPod"]>>;
+type ProfileItem = {
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: { syscalls?: { names: string[] }[] };
+};
+
+/** The trace profile the webhook puts on Logs-recorded containers. */
+const TRACE_SECCOMP = {
+  defaultAction: "SCMP_ACT_LOG",
+  architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+};
+/** What a container does before it idles: a pipeline of short commands. */
+const WORK = "ls /usr | sort | head -n 2 > /dev/null";
+/**
+ * Syscalls of long-lived processes (runc init → sh, sleep), both in the container's cgroup. What
+ * only the pipeline's millisecond-long commands call (ls: statx, ioctl; sort: sysinfo,
+ * sched_getaffinity; head: lseek) is not asserted: their records are usually read after they exit,
+ * and the resolver credits an exited pid only if it saw it alive
+ * (secprof_recorder_attribution_misses{reason="exited"}).
+ */
+const EXPECTED = ["execve", "pipe2", "wait4", "clock_nanosleep", "getdents64"];
+
 describe.skipIf(skip)(
   `cluster recording on a simulated node (${skip ?? "fake API server, real Redis, auditd, runc"})`,
   () => {
@@ -163,6 +190,8 @@ describe.skipIf(skip)(
     const checkpointFile = path.join(dir, "cp.json");
     let apiPort = 0;
     let metricsPort = 0;
+    let core: CoreV1Api;
+    let custom: CustomObjectsApi;
 
     const diagnostics = async (): Promise<string> =>
       [
@@ -171,10 +200,167 @@ describe.skipIf(skip)(
         `merger log:\n${tail(mergerLog)}`,
       ].join("\n\n");
 
+    // ---- helpers: the cluster side (fake API server) ----
+
+    async function createRecording(
+      namespace: string,
+      name: string,
+      app: string,
+      mergeStrategy?: "None" | "Containers",
+    ): Promise<void> {
+      await custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: "v1",
+        namespace,
+        plural: "profilerecordings",
+        body: {
+          apiVersion: `${GROUP}/v1`,
+          kind: "ProfileRecording",
+          metadata: { name },
+          spec: {
+            kind: "SeccompProfile",
+            recorder: "Logs",
+            podSelector: { matchLabels: { app } },
+            ...(mergeStrategy === undefined ? {} : { mergeStrategy }),
+          },
+        },
+      });
+    }
+
+    async function deleteRecording(namespace: string, name: string): Promise<void> {
+      await custom.deleteNamespacedCustomObject({
+        group: GROUP,
+        version: "v1",
+        namespace,
+        plural: "profilerecordings",
+        name,
+      });
+    }
+
+    /** A pod on node1 with one container `app`; `name` ending in `-` is a generateName. */
+    async function createPod(namespace: string, name: string, app: string): Promise<Pod> {
+      const metadata = name.endsWith("-") ? { generateName: name } : { name };
+      return core.createNamespacedPod({
+        namespace,
+        body: {
+          metadata: { ...metadata, labels: { app } },
+          spec: { nodeName: "node1", containers: [{ name: "app", image: "host" }] },
+        },
+      });
+    }
+
+    async function setPhase(pod: Pod, phase: string): Promise<void> {
+      const namespace = pod.metadata?.namespace ?? "";
+      const name = pod.metadata?.name ?? "";
+      const live = await core.readNamespacedPod({ namespace, name });
+      await core.replaceNamespacedPodStatus({
+        namespace,
+        name,
+        body: { ...live, status: { ...live.status, phase } },
+      });
+    }
+
+    async function listProfiles(labels: Record<string, string> = {}): Promise<ProfileItem[]> {
+      const labelSelector = Object.entries(labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",");
+      const list = (await custom.listClusterCustomObject({
+        group: GROUP,
+        version: "v1",
+        plural: "seccompprofiles",
+        ...(labelSelector === "" ? {} : { labelSelector }),
+      })) as { items: ProfileItem[] };
+      return list.items;
+    }
+
+    const profileNamed = (name: string, timeoutMs = 45_000): Promise<ProfileItem> =>
+      until(
+        `the SeccompProfile ${name}`,
+        async () => (await listProfiles()).find((p) => p.metadata.name === name),
+        timeoutMs,
+      );
+
+    // ---- helpers: the node side (runc, kubelet, audit log) ----
+
+    /**
+     * Starts the pod's container `app` under runc in kubelet's cgroup layout, after reporting its
+     * container id in the pod's status (as the kubelet does before the process gets busy). Returns
+     * the runc run (resolves when the container exits) and the runc container id.
+     */
+    async function startContainer(
+      pod: Pod,
+      script: string,
+    ): Promise<{ runcId: string; done: Promise<{ status: number | null; stderr: string }> }> {
+      const uid = pod.metadata?.uid ?? randomUUID();
+      const id = randomBytes(32).toString("hex");
+      const bundle = await runcBundle(["/bin/sh", "-c", script], {
+        seccomp: TRACE_SECCOMP,
+        cgroupsPath: `/kubepods/besteffort/pod${uid}/${id}`,
+        id: `e2e-${id.slice(0, 12)}`,
+      });
+      try {
+        await core.replaceNamespacedPodStatus({
+          namespace: pod.metadata?.namespace ?? "",
+          name: pod.metadata?.name ?? "",
+          body: {
+            ...pod,
+            status: {
+              phase: "Running",
+              containerStatuses: [
+                {
+                  name: "app",
+                  containerID: `containerd://${id}`,
+                  image: "host",
+                  imageID: "",
+                  ready: true,
+                  restartCount: 0,
+                },
+              ],
+            },
+          },
+        });
+        await new Promise((r) => setTimeout(r, 1000));
+      } catch (err) {
+        await bundle.cleanup();
+        throw err;
+      }
+      const done = run("runc", ["run", "--bundle", bundle.dir, bundle.id]).finally(() => bundle.cleanup());
+      return { runcId: bundle.id, done };
+    }
+
+    /** Runs the pod's container to its end (exit 0 expected). */
+    async function runContainer(pod: Pod, script: string): Promise<void> {
+      const container = await (await startContainer(pod, script)).done;
+      expect(container.status, container.stderr).toBe(0);
+    }
+
+    /** Waits until the recorder has read (and sent) everything logged before now. */
+    async function recorderCaughtUp(): Promise<void> {
+      const marker = await auditMarker();
+      await until("the recorder to read the audit log past the container's records", async () => {
+        const cp = readCheckpoint(checkpointFile);
+        if (cp === undefined) return undefined;
+        if (cp.ino === marker.ino) return cp.offset >= marker.end ? true : undefined;
+        // The marker's file was rotated away and the recorder already follows the live file.
+        return cp.ino === statSync(AUDIT_LOG).ino && statSync(AUDIT_LOG).ino !== marker.ino
+          ? true
+          : undefined;
+      });
+    }
+
+    /** The pods end only after the recorder has read (and sent) everything their containers logged. */
+    async function endPods(...pods: Pod[]): Promise<void> {
+      await recorderCaughtUp();
+      for (const pod of pods) await setPhase(pod, "Succeeded");
+    }
+
     beforeAll(async () => {
       api = await startFakeApiServer({ kinds: spoKinds({ profilesNamespaced: false }) });
+      const kc = api.kubeConfig("admin");
+      core = kc.makeApiClient(CoreV1Api);
+      custom = kc.makeApiClient(CustomObjectsApi);
       const kubeconfig = path.join(dir, "kubeconfig");
-      writeFileSync(kubeconfig, api.kubeConfig("admin").exportConfig());
+      writeFileSync(kubeconfig, kc.exportConfig());
       const redisUrl = process.env.SECPROF_REDIS_URL ?? "";
       const prefixEnv = { SECPROF_REDIS_URL: redisUrl, KUBECONFIG: kubeconfig };
       metricsPort = await freePort();
@@ -205,10 +391,12 @@ describe.skipIf(skip)(
           mergerLog,
         ),
       );
-      const core = api.kubeConfig("admin").makeApiClient(CoreV1Api);
-      await core.createNamespace({
-        body: { metadata: { name: "shop", labels: { "spo.x-k8s.io/enable-recording": "true" } } },
-      });
+      // One namespace per scenario, so that no recording selects another scenario's pods.
+      for (const name of ["shop", "replicas", "snap", "bare"]) {
+        await core.createNamespace({
+          body: { metadata: { name, labels: { "spo.x-k8s.io/enable-recording": "true" } } },
+        });
+      }
       // Without a checkpoint the recorder starts at the end of the audit log once it is up: a
       // workload started before it is ready is not recorded. Wait as the DaemonSet's readiness probe would.
       try {
@@ -237,118 +425,21 @@ describe.skipIf(skip)(
       onTestFailed(async () => {
         console.error(await diagnostics());
       });
-      const kc = api.kubeConfig("admin");
-      const custom = kc.makeApiClient(CustomObjectsApi);
-      const core = kc.makeApiClient(CoreV1Api);
-      await custom.createNamespacedCustomObject({
-        group: GROUP,
-        version: "v1",
-        namespace: "shop",
-        plural: "profilerecordings",
-        body: {
-          apiVersion: `${GROUP}/v1`,
-          kind: "ProfileRecording",
-          metadata: { name: "web-rec" },
-          spec: { kind: "SeccompProfile", recorder: "Logs", podSelector: { matchLabels: { app: "web" } } },
-        },
-      });
-      const pod = await core.createNamespacedPod({
-        namespace: "shop",
-        body: {
-          metadata: { generateName: "web-", labels: { app: "web" } },
-          spec: { nodeName: "node1", containers: [{ name: "app", image: "host" }] },
-        },
-      });
-      const uid = pod.metadata?.uid ?? randomUUID();
+      await createRecording("shop", "web-rec", "web");
+      const pod = await createPod("shop", "web-", "web");
       const podName = pod.metadata?.name ?? "";
-      const id = randomBytes(32).toString("hex");
-      // The trace profile the webhook puts on Logs-recorded containers.
-      const bundle = await runcBundle(["/bin/sh", "-c", "ls /usr | sort | head -n 2 > /dev/null; sleep 2"], {
-        seccomp: {
-          defaultAction: "SCMP_ACT_LOG",
-          architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-        },
-        cgroupsPath: `/kubepods/besteffort/pod${uid}/${id}`,
-        id: `e2e-${id.slice(0, 12)}`,
-      });
-      try {
-        // The kubelet reports the container id before the process gets busy.
-        await core.replaceNamespacedPodStatus({
-          namespace: "shop",
-          name: podName,
-          body: {
-            ...pod,
-            status: {
-              phase: "Running",
-              containerStatuses: [
-                {
-                  name: "app",
-                  containerID: `containerd://${id}`,
-                  image: "host",
-                  imageID: "",
-                  ready: true,
-                  restartCount: 0,
-                },
-              ],
-            },
-          },
-        });
-        await new Promise((r) => setTimeout(r, 1000));
-        const container = await run("runc", ["run", "--bundle", bundle.dir, bundle.id]);
-        expect(container.status, container.stderr).toBe(0);
-      } finally {
-        await bundle.cleanup();
-      }
-      // The pod ends only after the recorder has read (and sent) everything the container logged.
-      const marker = await auditMarker();
-      await until("the recorder to read the audit log past the container's records", async () => {
-        const cp = readCheckpoint(checkpointFile);
-        if (cp === undefined) return undefined;
-        if (cp.ino === marker.ino) return cp.offset >= marker.end ? true : undefined;
-        // The marker's file was rotated away and the recorder already follows the live file.
-        return cp.ino === statSync(AUDIT_LOG).ino && statSync(AUDIT_LOG).ino !== marker.ino
-          ? true
-          : undefined;
-      });
-      const live = await core.readNamespacedPod({ namespace: "shop", name: podName });
-      await core.replaceNamespacedPodStatus({
-        namespace: "shop",
-        name: podName,
-        body: { ...live, status: { ...live.status, phase: "Succeeded" } },
-      });
+      await runContainer(pod, `${WORK}; sleep 2`);
+      await endPods(pod);
 
       const profileName = `web-rec-app-${podName.slice("web-".length)}`;
-      const profile = await until(
-        "the SeccompProfile",
-        async () => {
-          const list = (await custom.listClusterCustomObject({
-            group: GROUP,
-            version: "v1",
-            plural: "seccompprofiles",
-          })) as {
-            items: {
-              metadata: { name: string; labels: Record<string, string> };
-              spec: { syscalls?: { names: string[] }[] };
-            }[];
-          };
-          return list.items.find((p) => p.metadata.name === profileName);
-        },
-        45_000,
-      );
+      const profile = await profileNamed(profileName);
       expect(profile.metadata.labels).toMatchObject({
         "spo.x-k8s.io/recording-id": "web-rec",
         "spo.x-k8s.io/container-id": "app",
         "spo.x-k8s.io/recording-namespace": "shop",
       });
       const names = profile.spec.syscalls?.[0]?.names ?? [];
-      // The workload's pipeline, and runc's own start-up after the filter: both are in the container's cgroup.
-      // These come from long-lived processes (runc init → sh, sleep). What only the pipeline's
-      // millisecond-long commands call (ls: statx, ioctl; sort: sysinfo, sched_getaffinity; head:
-      // lseek) is not asserted: their records are usually read after they exit, and the resolver
-      // credits an exited pid only if it saw it alive (secprof_recorder_attribution_misses{reason="exited"}).
-      expect(names).toEqual(
-        expect.arrayContaining(["execve", "pipe2", "wait4", "clock_nanosleep", "getdents64"]),
-      );
+      expect(names).toEqual(expect.arrayContaining(EXPECTED));
 
       // CI: pull the recording's bundle and diff it against itself (no drift → exit 0).
       const cli = path.join(ROOT, "packages/cli/dist/main.js");
@@ -375,6 +466,125 @@ describe.skipIf(skip)(
       expect(json.syscalls[0]?.names).toEqual(names);
       const diff = await run("node", [cli, "diff", out, out], 30_000);
       expect(diff.status, diff.stdout + diff.stderr).toBe(0);
+    }, 120_000);
+
+    it("merges a 2-replica workload's partials (mergeStrategy Containers) when the recording is deleted", async () => {
+      onTestFailed(async () => {
+        console.error(await diagnostics());
+      });
+      const rec = `merge-${RUN}`;
+      await createRecording("replicas", rec, "web", "Containers");
+      const pods = [await createPod("replicas", "web-", "web"), await createPod("replicas", "web-", "web")];
+      await Promise.all(pods.map((p) => runContainer(p, `${WORK}; sleep 1`)));
+      await endPods(...pods);
+
+      const partialNames = pods.map((p) => `${rec}-app-${(p.metadata?.name ?? "").slice("web-".length)}`);
+      const partialLabels = {
+        "spo.x-k8s.io/recording-id": rec,
+        "spo.x-k8s.io/recording-namespace": "replicas",
+        "spo.x-k8s.io/partial": "true",
+      };
+      const partials = await until(
+        "both partial SeccompProfiles",
+        async () => {
+          const ps = await listProfiles(partialLabels);
+          return partialNames.every((n) => ps.some((p) => p.metadata.name === n)) ? ps : undefined;
+        },
+        45_000,
+      );
+      expect(partials.map((p) => p.metadata.name).sort()).toEqual([...partialNames].sort());
+      for (const p of partials) {
+        expect(p.metadata.labels).toEqual({ ...partialLabels, "spo.x-k8s.io/container-id": "app" });
+        expect(p.spec.syscalls?.[0]?.names).toEqual(expect.arrayContaining(EXPECTED));
+      }
+
+      await deleteRecording("replicas", rec);
+      const merged = await profileNamed(`${rec}-app`);
+      expect(merged.metadata.labels).toEqual({
+        "spo.x-k8s.io/recording-id": rec,
+        "spo.x-k8s.io/recording-namespace": "replicas",
+      });
+      const coverage = merged.metadata.annotations?.["spo.x-k8s.io/syscall-coverage"] ?? "";
+      expect(coverage).toContain('"total":2');
+      expect(merged.spec.syscalls?.[0]?.names).toEqual(expect.arrayContaining(EXPECTED));
+      await until(
+        "the partials to be deleted",
+        async () => ((await listProfiles(partialLabels)).length === 0 ? true : undefined),
+        30_000,
+      );
+    }, 120_000);
+
+    it("writes the profile of a running container on a snapshot request, before its pod ends", async () => {
+      onTestFailed(async () => {
+        console.error(await diagnostics());
+      });
+      const rec = `snap-${RUN}`;
+      await createRecording("snap", rec, "snap");
+      const pod = await createPod("snap", "snap-", "snap");
+      const podName = pod.metadata?.name ?? "";
+      const profileName = `${rec}-app-${podName.slice("snap-".length)}`;
+      // Idles long enough for the snapshot; killed right after it (the test does not wait it out).
+      const container = await startContainer(pod, `${WORK}; sleep 60`);
+      try {
+        await recorderCaughtUp();
+        const unauthorized = await fetch(`http://127.0.0.1:${apiPort}/v1/recordings/snap/${rec}/snapshot`, {
+          method: "POST",
+        });
+        expect(unauthorized.status).toBe(401);
+        // The merger applies what the recorder sent asynchronously: ask until the target is known.
+        const written = await until(
+          "a snapshot with the running target's profile",
+          async () => {
+            const res = await fetch(`http://127.0.0.1:${apiPort}/v1/recordings/snap/${rec}/snapshot`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${TOKEN}` },
+            });
+            if (res.status !== 200) return undefined;
+            const body = (await res.json()) as { profiles: string[] };
+            return body.profiles.includes(profileName) ? body.profiles : undefined;
+          },
+          30_000,
+        );
+        expect(written).toEqual([profileName]);
+        const profile = await profileNamed(profileName, 10_000);
+        expect(profile.metadata.labels).toMatchObject({
+          "spo.x-k8s.io/recording-id": rec,
+          "spo.x-k8s.io/container-id": "app",
+          "spo.x-k8s.io/recording-namespace": "snap",
+        });
+        expect(profile.metadata.labels?.["spo.x-k8s.io/partial"]).toBeUndefined();
+        // The pipeline ran before the snapshot; sleep is still running (clock_nanosleep is not asserted).
+        expect(profile.spec.syscalls?.[0]?.names).toEqual(
+          expect.arrayContaining(["execve", "pipe2", "wait4"]),
+        );
+        // Neither the pod nor its container has ended.
+        const live = await core.readNamespacedPod({ namespace: "snap", name: podName });
+        expect(live.status?.phase).toBe("Running");
+        const state = await run("runc", ["state", container.runcId]);
+        expect(state.stdout).toContain('"status": "running"');
+      } finally {
+        await run("runc", ["kill", container.runcId, "KILL"]);
+        await container.done;
+      }
+      await setPhase(pod, "Succeeded");
+    }, 120_000);
+
+    it("names a bare pod's profile <recording>-<container> (mergeStrategy None)", async () => {
+      onTestFailed(async () => {
+        console.error(await diagnostics());
+      });
+      const rec = `bare-${RUN}`;
+      await createRecording("bare", rec, "api", "None");
+      const pod = await createPod("bare", "api", "api");
+      await runContainer(pod, `${WORK}; sleep 1`);
+      await endPods(pod);
+      const profile = await profileNamed(`${rec}-app`);
+      expect(profile.metadata.labels).toEqual({
+        "spo.x-k8s.io/recording-id": rec,
+        "spo.x-k8s.io/container-id": "app",
+        "spo.x-k8s.io/recording-namespace": "bare",
+      });
+      expect(profile.spec.syscalls?.[0]?.names).toEqual(expect.arrayContaining(EXPECTED));
     }, 120_000);
   },
 );

@@ -33,17 +33,19 @@ const recording = (ns: string, name: string) => recordings.get(ns, name);
 const finalizer = new Finalizer({ state, store, recording });
 
 recordings.subscribe((c) => {
-  if (c.type !== "delete" || c.recording.spec.mergeStrategy !== "Containers") return;
+  if (c.type !== "delete") return;
   const ns = c.recording.metadata.namespace ?? "default";
-  finalizer
-    .mergeRecording(ns, c.recording.metadata.name)
-    .then((merged) =>
-      log.info(
-        { ns, recording: c.recording.metadata.name, merged: merged.map((m) => m.metadata.name) },
-        "merged partials",
-      ),
-    )
-    .catch((err: unknown) => log.error({ err }, "merge on recording deletion"));
+  const name = c.recording.metadata.name;
+  // Containers: merge the partials (which also drops the state); None: only drop the state.
+  const done =
+    c.recording.spec.mergeStrategy === "Containers"
+      ? finalizer
+          .mergeRecording(ns, name)
+          .then((merged) =>
+            log.info({ ns, name, merged: merged.map((m) => m.metadata.name) }, "merged partials"),
+          )
+      : finalizer.forget(ns, name);
+  done.catch((err: unknown) => log.error({ err, ns, name }, "recording deletion"));
 });
 await recordings.start();
 

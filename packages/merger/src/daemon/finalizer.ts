@@ -70,9 +70,14 @@ export class Finalizer {
     const merged = mergeSeccompPartials(partials);
     for (const m of merged) await this.deps.store.put(namespace, m);
     for (const p of partials) await this.deps.store.delete("SeccompProfile", namespace, p.metadata.name);
+    await this.forget(namespace, recording);
+    return merged;
+  }
+
+  /** A recording was deleted: its state in Redis is no longer needed (its profiles stay). */
+  async forget(namespace: string, recording: string): Promise<void> {
     for (const st of await this.deps.state.list(`${namespace}/${recording}`)) {
       await this.deps.state.remove(`${namespace}/${recording}`, st.target.profileName);
     }
-    return merged;
   }
 }
