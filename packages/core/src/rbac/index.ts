@@ -1,0 +1,5 @@
+export * from "./crds.js";
+export * from "./manifests.js";
+export * from "./rbac.js";
+export * from "./schema.js";
+export * from "./table.js";
