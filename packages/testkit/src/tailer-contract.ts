@@ -258,7 +258,11 @@ export function tailerContract<C>(
         const got: string[] = [];
         await startTailer(got);
         const w = await appender();
-        await w.write(lines(1, 3000));
+        // The tailer has read up to line 1000 (so it knows where it is in this file); lines
+        // 1001–3000 are written, copied away and truncated before it looks again.
+        await w.write(lines(1, 1000));
+        await delivered(got, 1000);
+        await w.write(lines(1001, 3000));
         await copyFile(log, `${log}.1`);
         await w.truncate(0);
         await w.write(lines(3001, 4000)); // O_APPEND: lands at offset 0 of the truncated file
