@@ -6,6 +6,7 @@ import {
   type PodIndexWaitOptions,
   parseStatusContainerId,
 } from "@secprof/core";
+import { waitForContainer } from "./wait-for.js";
 
 /** The parts of a pod the index keeps (what a Kubernetes watch would hand it). */
 export interface MemoryPod {
@@ -104,23 +105,7 @@ export class MemoryPodIndex implements PodIndex {
   }
 
   waitFor(containerId: string, opts: PodIndexWaitOptions = {}): Promise<PodContainerRef | undefined> {
-    const now = this.lookup(containerId);
-    if (now !== undefined || opts.signal?.aborted === true) return Promise.resolve(now);
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = (v: PodContainerRef | undefined) => {
-        unsubscribe();
-        if (timer !== undefined) clearTimeout(timer);
-        opts.signal?.removeEventListener("abort", onAbort);
-        resolve(v);
-      };
-      const onAbort = () => done(undefined);
-      const unsubscribe = this.subscribe((change) => {
-        if (change.added.includes(containerId)) done(this.lookup(containerId));
-      });
-      if (opts.timeoutMs !== undefined) timer = setTimeout(() => done(undefined), opts.timeoutMs);
-      opts.signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    return waitForContainer(this, containerId, opts);
   }
 
   #emit(change: PodIndexChange): PodIndexChange {

@@ -10,6 +10,7 @@ import {
 } from "@secprof/core";
 import { ResilientInformer, type RetryOptions } from "@secprof/daemon-kit";
 import { z } from "zod";
+import { waitForContainer } from "../attribution/wait-for.js";
 
 /**
  * `PodIndex` backed by the Kubernetes API: a watch on the pods of this node only
@@ -298,23 +299,7 @@ export class KubePodIndex implements PodIndex {
   }
 
   waitFor(containerId: string, opts: PodIndexWaitOptions = {}): Promise<KubeContainerRef | undefined> {
-    const now = this.lookup(containerId);
-    if (now !== undefined || opts.signal?.aborted === true) return Promise.resolve(now);
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = (v: KubeContainerRef | undefined) => {
-        unsubscribe();
-        if (timer !== undefined) clearTimeout(timer);
-        opts.signal?.removeEventListener("abort", onAbort);
-        resolve(v);
-      };
-      const onAbort = () => done(undefined);
-      const unsubscribe = this.subscribe((change) => {
-        if (change.added.includes(containerId)) done(this.lookup(containerId));
-      });
-      if (opts.timeoutMs !== undefined) timer = setTimeout(() => done(undefined), opts.timeoutMs);
-      opts.signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    return waitForContainer(this, containerId, opts);
   }
 
   // --- pods -------------------------------------------------------------------------------------
