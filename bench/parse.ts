@@ -81,7 +81,8 @@ async function worker(mode: OurMode, file: string): Promise<void> {
         ? new AuditParser({ kinds: ["syscall"] })
         : undefined;
   const tally = new SyscallTally();
-  const aggregator = mode === "seccomp" ? new SeccompAggregator(tally.sink) : undefined;
+  // The tally keys by session: it needs no pids.
+  const aggregator = mode === "seccomp" ? new SeccompAggregator(tally.sink, { pid: false }) : undefined;
   const out: ParsedEvent[] = [];
   let lines = 0;
   let bytes = 0;
@@ -100,12 +101,12 @@ async function worker(mode: OurMode, file: string): Promise<void> {
             lines++;
           };
   const t0 = process.hrtime.bigint();
-  // The CLI's input path: 1 MiB chunks from a read stream, decoded as latin1 (64 KiB at a time, by
-  // `pushBytes`), split into lines.
+  // The CLI's input path: 1 MiB chunks from a read stream, decoded as latin1 (64 KiB at a time:
+  // `LineSplitter.eachLine`), split into lines.
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
     const buf = chunk as Buffer;
     bytes += buf.length;
-    for (const line of splitter.pushBytes(buf)) onLine(line);
+    splitter.eachLine(buf, onLine);
     events += out.length;
     out.length = 0;
   }

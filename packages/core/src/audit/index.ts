@@ -1,3 +1,9 @@
+export {
+  SeccompAggregator,
+  type SeccompAggregatorOptions,
+  type SeccompSink,
+  SyscallTally,
+} from "./aggregator.js";
 export { decodeHex, tokenize, untrustedString } from "./fields.js";
 export type { DropReason, InputFormat } from "./line-form.js";
 export { LineSplitter } from "./lines.js";

@@ -18,6 +18,8 @@ export interface Header {
   typeNr: number | undefined;
   ts: number | null;
   auditId: string | null;
+  /** The audit id's serial when it is a plain number; -1 otherwise (or no id). A key for grouping. */
+  serial: number;
   bodyStart: number;
   bodyEnd: number;
 }
@@ -34,8 +36,8 @@ function bodyEnd(line: string, from: number): number {
   return gs < 0 ? line.length : gs;
 }
 
-/** `1613596317.899:6461` → ms since epoch, or null when it is not that shape. */
-function idTime(id: string): number | null {
+/** The old, lenient reading of an audit id (Number() per part); shapes other than plain digits only. */
+function idTimeSlow(id: string): number | null {
   const colon = id.indexOf(":");
   const dot = id.indexOf(".");
   if (colon < 0 || dot < 0 || dot > colon) return null;
@@ -47,30 +49,131 @@ function idTime(id: string): number | null {
   return sec * 1000 + ms;
 }
 
-/** Parses `audit(ID): ` at `p`; returns the body start, or -1. */
-function auditStamp(line: string, p: number, out: { id: string; ts: number }): number {
+/**
+ * `1613596317.899:6461` in `line[from, to)` → ms since epoch, or null when it is not that shape. The
+ * usual shape (1–15 digits, `.`, 1–15 digits, `:`, 1–300 digits) is read in one pass without slicing; any
+ * other shape gets the lenient reading above, so both agree on every input.
+ */
+export function idTimeAt(line: string, from: number, to: number): number | null {
+  let i = from;
+  let sec = 0;
+  let c = 0;
+  for (; i < to; i++) {
+    c = line.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    sec = sec * 10 + (c - 48);
+  }
+  if (i > from && i < to && i - from <= 15 && c === 46 /* . */) {
+    const msStart = ++i;
+    let ms = 0;
+    for (; i < to; i++) {
+      c = line.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      ms = ms * 10 + (c - 48);
+    }
+    if (i > msStart && i < to && i - msStart <= 15 && c === 58 /* : */) {
+      const serialStart = ++i;
+      let serial = 0;
+      for (; i < to; i++) {
+        c = line.charCodeAt(i);
+        if (c < 48 || c > 57) break;
+        serial = serial * 10 + (c - 48);
+      }
+      if (i === to && i > serialStart && i - serialStart <= 300) {
+        idSerial = serial;
+        return sec * 1000 + ms;
+      }
+    }
+  }
+  idSerial = -1;
+  return idTimeSlow(line.slice(from, to));
+}
+
+/** The serial `idTimeAt` last read, -1 when the id was not of the plain shape. */
+let idSerial = -1;
+
+/** What `auditStamp` found (module scratch: the header parse allocates no result object for it). */
+let stampId = "";
+let stampTs = 0;
+let stampSerial = -1;
+
+/** Parses `audit(ID): ` at `p`; returns the body start, or -1. Sets `stampId` and `stampTs`. */
+function auditStamp(line: string, p: number): number {
   if (!line.startsWith("audit(", p)) return -1;
   const close = line.indexOf(")", p + 6);
   if (close < 0 || close - p > 40) return -1;
-  const id = line.slice(p + 6, close);
-  const ts = idTime(id);
+  const ts = idTimeAt(line, p + 6, close);
   if (ts === null || line.charCodeAt(close + 1) !== 58 /* : */) return -1;
-  out.id = id;
-  out.ts = ts;
+  stampId = line.slice(p + 6, close);
+  stampTs = ts;
+  stampSerial = idSerial;
   return line.charCodeAt(close + 2) === 32 ? close + 3 : close + 2;
 }
 
-function typeFromToken(tok: string): { type: string; typeNr: number | undefined } {
-  if (/^\d+$/.test(tok)) {
-    const nr = Number(tok);
-    return { type: typeName(nr) ?? `UNKNOWN[${nr}]`, typeNr: nr };
+/** Record type names by first letter, so that a known type token is matched without slicing it. */
+const NAMES_BY_FIRST: readonly (readonly string[] | undefined)[] = (() => {
+  const by: string[][] = [];
+  for (const name of Object.keys(RECORD_TYPES)) {
+    const c = name.charCodeAt(0);
+    let list = by[c];
+    if (list === undefined) {
+      list = [];
+      by[c] = list;
+    }
+    list.push(name);
   }
-  const m = /^UNKNOWN\[(\d+)\]$/.exec(tok);
-  if (m?.[1] !== undefined) {
-    const nr = Number(m[1]);
-    return { type: typeName(nr) ?? tok, typeNr: nr };
+  return by;
+})();
+const TYPE_NR: ReadonlyMap<string, number> = new Map(Object.entries(RECORD_TYPES));
+
+/** What `typeAt` found. */
+let tokType = "";
+let tokNr: number | undefined;
+
+function allDigits(s: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
   }
-  return { type: tok, typeNr: RECORD_TYPES[tok] };
+  return true;
+}
+
+/**
+ * The record type of the token `line[from, to)`: a number (`1326`), `UNKNOWN[1326]` (auditd's name
+ * for types it has no name for) or a name. Sets `tokType` and `tokNr`.
+ */
+function typeAt(line: string, from: number, to: number): void {
+  const c = line.charCodeAt(from);
+  if (c >= 48 && c <= 57) {
+    if (allDigits(line, from, to)) {
+      const nr = Number(line.slice(from, to));
+      tokType = typeName(nr) ?? `UNKNOWN[${nr}]`;
+      tokNr = nr;
+      return;
+    }
+  } else if (c === 85 /* U */ && line.startsWith("UNKNOWN[", from)) {
+    if (line.charCodeAt(to - 1) === 93 /* ] */ && allDigits(line, from + 8, to - 1)) {
+      const nr = Number(line.slice(from + 8, to - 1));
+      tokType = typeName(nr) ?? line.slice(from, to);
+      tokNr = nr;
+      return;
+    }
+  } else {
+    const names = NAMES_BY_FIRST[c];
+    if (names !== undefined) {
+      const len = to - from;
+      for (const name of names) {
+        if (name.length === len && line.startsWith(name, from)) {
+          tokType = name;
+          tokNr = TYPE_NR.get(name);
+          return;
+        }
+      }
+    }
+  }
+  tokType = line.slice(from, to);
+  tokNr = TYPE_NR.get(tokType);
 }
 
 /** auditd form: `[node=N ]type=NAME msg=audit(ID): body`. */
@@ -83,17 +186,17 @@ function auditdHeader(line: string): HeaderResult {
   if (!line.startsWith("type=", p)) return "not_audit";
   const sp = line.indexOf(" ", p + 5);
   if (sp < 0) return "malformed";
-  const { type, typeNr } = typeFromToken(line.slice(p + 5, sp));
   if (!line.startsWith("msg=", sp + 1)) return "malformed";
-  const stamp = { id: "", ts: 0 };
-  const body = auditStamp(line, sp + 5, stamp);
+  const body = auditStamp(line, sp + 5);
   if (body < 0) return "malformed";
+  typeAt(line, p + 5, sp);
   return {
     source: "auditd",
-    type,
-    typeNr,
-    ts: stamp.ts,
-    auditId: stamp.id,
+    type: tokType,
+    typeNr: tokNr,
+    ts: stampTs,
+    auditId: stampId,
+    serial: stampSerial,
     bodyStart: body,
     bodyEnd: bodyEnd(line, body),
   };
@@ -114,18 +217,17 @@ function kernelMessage(line: string, p: number, source: EventSource): HeaderResu
   if (!line.startsWith("type=", p)) return "not_audit";
   const sp = line.indexOf(" ", p + 5);
   if (sp < 0) return "malformed";
-  const tok = line.slice(p + 5, sp);
-  if (!/^\d+$/.test(tok)) return "malformed";
-  const { type, typeNr } = typeFromToken(tok);
-  const stamp = { id: "", ts: 0 };
-  const body = auditStamp(line, sp + 1, stamp);
+  if (!allDigits(line, p + 5, sp)) return "malformed";
+  const body = auditStamp(line, sp + 1);
   if (body < 0) return "malformed";
+  typeAt(line, p + 5, sp);
   return {
     source,
-    type,
-    typeNr,
-    ts: stamp.ts,
-    auditId: stamp.id,
+    type: tokType,
+    typeNr: tokNr,
+    ts: stampTs,
+    auditId: stampId,
+    serial: stampSerial,
     bodyStart: body,
     bodyEnd: bodyEnd(line, body),
   };
@@ -150,14 +252,15 @@ function journalMessage(line: string, p: number): HeaderResult {
   const tok = line.slice(p, sp < 0 ? line.length : sp);
   if (tok === "type" || tok.startsWith("type=")) return kernelMessage(line, p, "journal");
   if (!/^[A-Z][A-Z0-9_]*(\[\d+\])?$/.test(tok)) return "malformed";
-  const { type, typeNr } = typeFromToken(tok);
+  typeAt(line, p, p + tok.length);
   const body = sp < 0 ? line.length : sp + 1;
   return {
     source: "journal",
-    type,
-    typeNr,
+    type: tokType,
+    typeNr: tokNr,
     ts: null,
     auditId: null,
+    serial: -1,
     bodyStart: body,
     bodyEnd: bodyEnd(line, body),
   };

@@ -62,3 +62,40 @@ describe("LineSplitter", () => {
     expect(s.committed).toBe(10 + 20);
   });
 });
+
+describe("LineSplitter.pushBytes and eachLine", () => {
+  it("give the lines, drops and offsets of push(), whatever the chunk sizes", () => {
+    const line = fc.oneof({ weight: 5, arbitrary: fc.nat(300) }, fc.integer({ min: 60_000, max: 140_000 }));
+    fc.assert(
+      fc.property(
+        fc.array(line, { maxLength: 40 }),
+        fc.array(fc.nat(3_000_000), { maxLength: 8 }),
+        (lens, cuts) => {
+          const text =
+            lens.map((n, i) => String.fromCharCode(97 + (i % 26)).repeat(n)).join("\n") +
+            (lens.length % 2 ? "\n" : "");
+          const bytes = Buffer.from(text, "latin1");
+          const max = 100_000;
+          const a = new LineSplitter(max, 0);
+          const b = new LineSplitter(max, 0);
+          const c = new LineSplitter(max, 0);
+          const each: string[] = [];
+          const want: string[] = [];
+          const got: string[] = [];
+          let at = 0;
+          for (const cut of [...cuts.filter((x) => x < bytes.length).sort((x, y) => x - y), bytes.length]) {
+            want.push(...a.push(text.slice(at, cut)));
+            got.push(...b.pushBytes(bytes, at, Math.max(at, cut)));
+            c.eachLine(bytes, (l) => each.push(l), at, Math.max(at, cut));
+            at = Math.max(at, cut);
+          }
+          expect(got).toEqual(want);
+          expect(each).toEqual(want);
+          expect([b.dropped, b.committed, b.position]).toEqual([a.dropped, a.committed, a.position]);
+          expect([c.dropped, c.committed, c.position]).toEqual([a.dropped, a.committed, a.position]);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});

@@ -1,6 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { idTimeAt, parseHeader } from "./line-form.js";
 import { AuditParser, type ParsedEvent, type ParserOptions } from "./parser.js";
+import { RECORD_TYPES, typeName } from "./record-types.js";
 
 function parse(lines: string[], opts: ParserOptions = {}) {
   const p = new AuditParser(opts);
@@ -269,6 +271,86 @@ describe("properties", () => {
           expect(fast.stats.dropped).toEqual(full.stats.dropped);
         },
       ),
+    );
+  });
+});
+
+describe("header shortcuts", () => {
+  /** The audit id reading before the one-pass version (Number() per part). */
+  function lenientIdTime(id: string): number | null {
+    const colon = id.indexOf(":");
+    const dot = id.indexOf(".");
+    if (colon < 0 || dot < 0 || dot > colon) return null;
+    const sec = Number(id.slice(0, dot));
+    const ms = Number(id.slice(dot + 1, colon));
+    const serial = Number(id.slice(colon + 1));
+    if (
+      !Number.isInteger(sec) ||
+      !Number.isInteger(ms) ||
+      !Number.isInteger(serial) ||
+      colon === id.length - 1
+    )
+      return null;
+    return sec * 1000 + ms;
+  }
+
+  it("idTimeAt reads every id as Number() did", () => {
+    const idChar = fc.constantFrom(..."0123456789.:  +-eExXabf)".split(""));
+    const id = fc.oneof(
+      fc.array(idChar, { maxLength: 40 }).map((cs) => cs.join("")),
+      fc
+        .tuple(fc.nat(), fc.nat(999), fc.nat(), fc.string({ maxLength: 2 }))
+        .map(([s, ms, n, x]) => `${s}.${String(ms).padStart(3, "0")}:${n}${x}`),
+      fc.bigInt({ min: 0n, max: 10n ** 40n }).map((n) => `${n}.5:${n}`),
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 3 }), id, fc.string({ maxLength: 3 }), (pre, s, post) => {
+        expect(idTimeAt(pre + s + post, pre.length, pre.length + s.length)).toBe(lenientIdTime(s));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("reads record type tokens as before (numbers, UNKNOWN[n], names)", () => {
+    const typeFromToken = (tok: string) => {
+      if (/^\d+$/.test(tok)) {
+        const nr = Number(tok);
+        return { type: typeName(nr) ?? `UNKNOWN[${nr}]`, typeNr: nr };
+      }
+      const m = /^UNKNOWN\[(\d+)\]$/.exec(tok);
+      if (m?.[1] !== undefined) {
+        const nr = Number(m[1]);
+        return { type: typeName(nr) ?? tok, typeNr: nr };
+      }
+      return { type: tok, typeNr: new Map(Object.entries(RECORD_TYPES)).get(tok) };
+    };
+    const token = fc.oneof(
+      fc.constantFrom(
+        ...Object.keys(RECORD_TYPES),
+        "USER_START",
+        "CRED_ACQ",
+        "BPF",
+        "",
+        "UNKNOWN[",
+        "UNKNOWN[]",
+        "UNKNOWN[12",
+        "UNKNOWN[1]x",
+        "UNKNOWN[a]",
+        "UNKNOWN[1326]",
+        "01326",
+        "1326x",
+        "USER_AVC1",
+      ),
+      fc.nat(3000).map(String),
+      fc.nat(3000).map((n) => `UNKNOWN[${n}]`),
+      fc.stringMatching(/^[A-Z0-9_[\]]{0,12}$/),
+    );
+    fc.assert(
+      fc.property(token, (tok) => {
+        const h = parseHeader(`type=${tok} msg=audit(1795704541.818:5): x=1`, "auditd");
+        expect(typeof h === "string" ? h : { type: h.type, typeNr: h.typeNr }).toEqual(typeFromToken(tok));
+      }),
+      { numRuns: 1000 },
     );
   });
 });

@@ -1,9 +1,21 @@
 import type { AppArmorEvent, AvcEvent, RawEvent } from "../schemas/events.js";
-import { type Fields, tokenize, untrustedString } from "./fields.js";
-import { apparmorEvent, avcEvent, seccompEvent } from "./interpret.js";
-import { type DropReason, type Header, type InputFormat, parseHeader } from "./line-form.js";
+import { tokenize, untrustedString } from "./fields.js";
+import { apparmorEvent, avcEvent } from "./interpret.js";
+import { type DropReason, type Header, type InputFormat, MAX_LINE, parseHeader } from "./line-form.js";
 import { CONTEXT_TYPES, isUserSpaceType } from "./record-types.js";
-import { seccompFast } from "./seccomp-fast.js";
+import {
+  bodyEndOf,
+  classifyLine,
+  head,
+  LINE_IGNORED,
+  LINE_MALFORMED,
+  LINE_SECCOMP,
+  LINE_TOO_LONG,
+  LINE_UNSUPPORTED,
+  LINE_UNTRUSTED,
+  maybeSeccomp,
+} from "./scan.js";
+import { record, seccompAt, seccompRecord } from "./seccomp-fast.js";
 
 export type AuditKind = "syscall" | "avc" | "apparmor";
 
@@ -21,22 +33,39 @@ export interface ParserOptions {
   groupTimeoutMs?: number;
   /** At most this many events wait for their EOE; the oldest is flushed beyond it. */
   maxInFlight?: number;
+  /**
+   * With `syscall` alone, read auditd-form lines in place (default). `false` sends every line down the
+   * general path; both give the same events and stats (tests compare them).
+   */
+  fastPath?: boolean;
 }
 
 export interface ParserStats {
   lines: number;
   events: Record<AuditKind, number>;
   dropped: Record<DropReason, number>;
-  /** Records of wanted kinds that were valid but not asked for, or only context. */
+  /**
+   * Valid kernel records that were not asked for (e.g. AVC when only `syscall` is wanted), or only
+   * context (SYSCALL, PATH, CWD, EXECVE, PROCTITLE, SOCKADDR; EOE).
+   */
   ignored: number;
   /** Multi-record events cut short: evicted for capacity, or flushed with context but no SYSCALL. */
   incomplete: number;
 }
 
 interface Group {
+  id: string;
+  serial: number;
+  /** The next group whose id has the same serial (other time, or another host). */
+  next: Group | undefined;
   ts: number;
+  /** Still in `groups` (the arrival queue keeps closed ones until it passes them). */
+  open: boolean;
   primaries: { line: number; event: AvcEvent | AppArmorEvent }[];
-  syscall: Fields | undefined;
+  /** The event's SYSCALL record: tokenized only if a primary needs its exe/comm. */
+  syscallLine: string | undefined;
+  syscallStart: number;
+  syscallEnd: number;
   context: boolean;
 }
 
@@ -67,14 +96,28 @@ export class AuditParser {
   private readonly format: InputFormat;
   private readonly want: ReadonlySet<AuditKind>;
   private readonly fastOnly: boolean;
+  /** Lines of the auditd form can be scanned in place (formats `auto` and `auditd`). */
+  private readonly inPlace: boolean;
+  /** Context records are grouped only when a primary (AVC, AppArmor) can use them. */
+  private readonly grouping: boolean;
   private readonly timeoutMs: number;
   private readonly maxInFlight: number;
-  private readonly groups = new Map<string, Group>();
+  /**
+   * Open groups by the serial of their audit id (a number hashes faster than the id), those of one
+   * serial chained. `open` counts them.
+   */
+  private readonly groups = new Map<number, Group>();
+  private open = 0;
+  /** Open groups in arrival order (closed ones are skipped from `head` on). */
+  private queue: Group[] = [];
+  private head = 0;
 
   constructor(opts: ParserOptions = {}) {
     this.format = opts.format ?? "auto";
     this.want = new Set(opts.kinds ?? ["syscall", "avc", "apparmor"]);
-    this.fastOnly = this.want.size === 1 && this.want.has("syscall");
+    this.fastOnly = this.want.size === 1 && this.want.has("syscall") && opts.fastPath !== false;
+    this.inPlace = this.format === "auto" || this.format === "auditd";
+    this.grouping = this.want.has("avc") || this.want.has("apparmor");
     this.timeoutMs = opts.groupTimeoutMs ?? 2000;
     this.maxInFlight = opts.maxInFlight ?? 4096;
   }
@@ -82,9 +125,50 @@ export class AuditParser {
   /** Parses one line (without its newline); complete events are appended to `out`. */
   push(line: string, lineNo: number, out: ParsedEvent[]): void {
     this.stats.lines++;
-    if (this.fastOnly && !line.includes("SECCOMP") && !line.includes("=1326")) {
-      this.drop(parseHeader(line, this.format));
-      return;
+    if (this.fastOnly) this.fast(line, lineNo, out);
+    else this.general(line, lineNo, out);
+  }
+
+  /**
+   * Only SECCOMP records wanted. A SECCOMP line in the kernel's layout is read by one regex; other
+   * auditd-form lines are classified by their header, exactly as the general path would count them.
+   * Anything else takes the general path, which, with nothing to group, gives the same result.
+   */
+  private fast(line: string, lineNo: number, out: ParsedEvent[]): void {
+    if (!this.inPlace) return this.general(line, lineNo, out);
+    if (maybeSeccomp(line) && line.length <= MAX_LINE) {
+      const ev = seccompRecord(line);
+      if (ev !== undefined) return this.emit(lineNo, ev, out);
+    }
+    switch (classifyLine(line)) {
+      case LINE_SECCOMP: {
+        const s = head.bodyStart;
+        const id = line.slice(head.idStart, head.idEnd);
+        return this.emit(lineNo, seccompAt(line, "auditd", head.ts, id, s, bodyEndOf(line, s)), out);
+      }
+      case LINE_IGNORED:
+        return this.ignore();
+      case LINE_UNSUPPORTED:
+        return this.drop("unsupported_type");
+      case LINE_UNTRUSTED:
+        return this.drop("untrusted_source");
+      case LINE_MALFORMED:
+        return this.drop("malformed");
+      case LINE_TOO_LONG:
+        return this.drop("too_long");
+      default:
+        return this.general(line, lineNo, out);
+    }
+  }
+
+  private general(line: string, lineNo: number, out: ParsedEvent[]): void {
+    if (this.inPlace && this.want.has("syscall") && maybeSeccomp(line) && line.length <= MAX_LINE) {
+      // A SECCOMP line in the kernel's layout: header and body in one regex (same result as below).
+      const ev = seccompRecord(line);
+      if (ev !== undefined) {
+        this.expire(record.ts, out);
+        return this.emit(lineNo, ev, out);
+      }
     }
     const h = parseHeader(line, this.format);
     if (typeof h === "string") return this.drop(h);
@@ -94,11 +178,7 @@ export class AuditParser {
     switch (h.type) {
       case "SECCOMP":
         if (!this.want.has("syscall")) return this.ignore();
-        return this.emit(
-          lineNo,
-          this.fastOnly ? seccompFast(line, h) : seccompEvent(h, tokenize(line, h.bodyStart, h.bodyEnd)),
-          out,
-        );
+        return this.emit(lineNo, seccompAt(line, h.source, h.ts, h.auditId, h.bodyStart, h.bodyEnd), out);
       case "USER_AVC":
         return this.userAvc(line, lineNo, h, out);
       case "AVC":
@@ -108,7 +188,7 @@ export class AuditParser {
         }
         return this.apparmor(line, lineNo, h, out);
       case "EOE":
-        if (h.auditId !== null) this.close(h.auditId, true, out);
+        if (h.auditId !== null) this.close(h.auditId, h.serial, true, out);
         return this.ignore();
       default:
         if (h.type.startsWith("APPARMOR_")) return this.apparmor(line, lineNo, h, out);
@@ -149,56 +229,112 @@ export class AuditParser {
   ): void {
     if (typeof ev === "string") return this.drop(ev);
     if (h.auditId === null || h.ts === null) return this.emit(lineNo, ev, out);
-    this.group(h.auditId, h.ts).primaries.push({ line: lineNo, event: ev });
+    this.group(h.auditId, h.serial, h.ts).primaries.push({ line: lineNo, event: ev });
     this.capacity(out);
   }
 
   private context(line: string, h: Header): void {
     this.stats.ignored++;
-    if (h.auditId === null || h.ts === null) return;
-    const g = this.group(h.auditId, h.ts);
+    if (!this.grouping || h.auditId === null || h.ts === null) return;
+    const g = this.group(h.auditId, h.serial, h.ts);
     g.context = true;
-    if (h.type === "SYSCALL") g.syscall = tokenize(line, h.bodyStart, h.bodyEnd);
+    if (h.type === "SYSCALL") {
+      g.syscallLine = line;
+      g.syscallStart = h.bodyStart;
+      g.syscallEnd = h.bodyEnd;
+    }
   }
 
-  private group(id: string, ts: number): Group {
-    let g = this.groups.get(id);
+  private find(id: string, serial: number): Group | undefined {
+    for (let g = this.groups.get(serial); g !== undefined; g = g.next) if (g.id === id) return g;
+    return undefined;
+  }
+
+  private group(id: string, serial: number, ts: number): Group {
+    let g = this.find(id, serial);
     if (g === undefined) {
-      g = { ts, primaries: [], syscall: undefined, context: false };
-      this.groups.set(id, g);
+      g = {
+        id,
+        serial,
+        next: this.groups.get(serial),
+        ts,
+        open: true,
+        primaries: [],
+        syscallLine: undefined,
+        syscallStart: 0,
+        syscallEnd: 0,
+        context: false,
+      };
+      this.groups.set(serial, g);
+      this.open++;
+      this.queue.push(g);
+      // Closed groups behind an old open one stay queued: keep them to a multiple of the open ones.
+      if (this.queue.length > 4 * this.maxInFlight + 1024) {
+        this.queue = this.queue.filter((q) => q.open);
+        this.head = 0;
+      }
     }
     return g;
   }
 
+  /** The oldest open group (there is one while `open` > 0); drops closed ones before it. */
+  private oldest(): Group | undefined {
+    const q = this.queue;
+    let h = this.head;
+    while (h < q.length && q[h]?.open !== true) h++;
+    if (h > 1024 && h * 2 > q.length) {
+      q.splice(0, h);
+      h = 0;
+    }
+    this.head = h;
+    return q[h];
+  }
+
   private capacity(out: ParsedEvent[]): void {
-    while (this.groups.size > this.maxInFlight) {
-      const oldest = this.groups.keys().next();
-      if (oldest.done) break;
+    while (this.open > this.maxInFlight) {
+      const g = this.oldest();
+      if (g === undefined) break;
       this.stats.incomplete++;
-      this.close(oldest.value, true, out);
+      this.closeGroup(g, true, out);
     }
   }
 
   /** Groups are kept in arrival order, so expiry stops at the first young one. */
   private expire(nowMs: number, out: ParsedEvent[]): void {
-    for (const [id, g] of this.groups) {
-      if (g.ts + this.timeoutMs > nowMs) break;
-      this.close(id, false, out);
-    }
+    if (this.open === 0) return;
+    for (let g = this.oldest(); g !== undefined && g.ts + this.timeoutMs <= nowMs; g = this.oldest())
+      this.closeGroup(g, false, out);
   }
 
-  private close(id: string, complete: boolean, out: ParsedEvent[]): void {
-    const g = this.groups.get(id);
-    if (g === undefined) return;
-    this.groups.delete(id);
+  private close(id: string, serial: number, complete: boolean, out: ParsedEvent[]): void {
+    const g = this.find(id, serial);
+    if (g !== undefined) this.closeGroup(g, complete, out);
+  }
+
+  private closeGroup(g: Group, complete: boolean, out: ParsedEvent[]): void {
+    const head = this.groups.get(g.serial);
+    if (head === g) {
+      if (g.next === undefined) this.groups.delete(g.serial);
+      else this.groups.set(g.serial, g.next);
+    } else {
+      let prev = head;
+      while (prev !== undefined && prev.next !== g) prev = prev.next;
+      if (prev !== undefined) prev.next = g.next;
+    }
+    g.next = undefined;
+    g.open = false;
+    this.open--;
     // Kernels of the 6.x line end many multi-record events without an EOE (observed here), so a
     // timed-out group that got its SYSCALL record is whole; missing context means records lost.
-    if (!complete && g.context && g.syscall === undefined) this.stats.incomplete++;
+    if (!complete && g.context && g.syscallLine === undefined) this.stats.incomplete++;
+    if (g.primaries.length === 0) return;
+    const syscall =
+      g.syscallLine === undefined ? undefined : tokenize(g.syscallLine, g.syscallStart, g.syscallEnd);
     for (const p of g.primaries) {
       // The AVC itself has no exe; the SYSCALL record of the same event does.
-      if (g.syscall !== undefined) {
-        if (p.event.exe === null) p.event.exe = untrustedString(g.syscall.get("exe"));
-        if (p.event.comm === null) p.event.comm = untrustedString(g.syscall.get("comm"));
+      if (syscall !== undefined) {
+        if (p.event.exe === null) p.event.exe = untrustedString(syscall.get("exe"));
+        if (p.event.comm === null) p.event.comm = untrustedString(syscall.get("comm"));
       }
       this.emit(p.line, p.event, out);
     }

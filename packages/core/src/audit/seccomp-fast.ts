@@ -1,49 +1,120 @@
-import type { SyscallEvent } from "../schemas/events.js";
-import { archFromAudit, syscallName } from "../syscalls/index.js";
-import { decimal, hexNumber, untrustedString } from "./fields.js";
-import { seccompAction } from "./interpret.js";
-import type { DropReason, Header } from "./line-form.js";
+import type { EventSource, SeccompRet, SyscallEvent } from "../schemas/events.js";
+import { decodeHex, hexNumber, tokenize } from "./fields.js";
+import { seccompAction, seccompEvent } from "./interpret.js";
+import { type DropReason, type Header, idTimeAt } from "./line-form.js";
+import { archOfHex, digitsValue, nameOf, SECCOMP_BODY, SECCOMP_RECORD } from "./scan.js";
 
-/**
- * SECCOMP records without a full tokenize: each wanted field is found by ` key=`. Kernel
- * values never contain a space (strings with one are hex-encoded), so ` key=` can only start
- * a real field; the result equals the tokenizer's (a test checks this on every fixture).
- */
-function field(line: string, key: string, from: number, end: number): string | undefined {
-  const at = line.indexOf(key, from - 1);
-  if (at < 0 || at >= end) return undefined;
-  const v = at + key.length;
-  if (line.charCodeAt(v) === 34) {
-    const close = line.indexOf('"', v + 1);
-    return close < 0 || close >= end ? line.slice(v, end) : line.slice(v, close + 1);
+/** Hex-decoded comm/exe values by raw text: a log repeats the same few programs. */
+const decoded = new Map<string, string>();
+
+function isUpperHex(s: string): boolean {
+  if (s.length === 0 || s.length % 2 !== 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70))) return false;
   }
-  const sp = line.indexOf(" ", v);
-  return line.slice(v, sp < 0 || sp > end ? end : sp);
+  return true;
 }
 
-export function seccompFast(line: string, h: Header): SyscallEvent | DropReason {
-  const s = h.bodyStart;
-  const e = h.bodyEnd;
-  const archRaw = field(line, " arch=", s, e);
-  const nr = decimal(field(line, " syscall=", s, e));
-  if (archRaw === undefined || nr === null) return "malformed";
-  const arch = archFromAudit(archRaw, nr);
+/** `untrustedString()` of an unquoted raw value. */
+export function unquotedString(raw: string): string {
+  if (!isUpperHex(raw)) return raw;
+  let text = decoded.get(raw);
+  if (text === undefined) {
+    text = decodeHex(raw);
+    if (decoded.size >= 4096) decoded.clear();
+    decoded.set(raw, text);
+  }
+  return text;
+}
+
+const actions = new Map<string, SeccompRet | null>();
+
+/** `seccompAction(hexNumber(raw))`, remembered per raw `code=` value. */
+function actionOf(raw: string): SeccompRet | null {
+  let action = actions.get(raw);
+  if (action === undefined) {
+    action = seccompAction(hexNumber(raw));
+    if (actions.size < 256) actions.set(raw, action);
+  }
+  return action;
+}
+
+/** The event of a `SECCOMP_BODY` match whose captures start at `k`. */
+function fromMatch(
+  m: RegExpExecArray,
+  k: number,
+  source: EventSource,
+  ts: number | null,
+  auditId: string | null,
+): SyscallEvent | DropReason {
+  const nr = digitsValue(m[k + 7] ?? "");
+  const arch = archOfHex(m[k + 6] ?? "", nr);
   if (arch === undefined) return "unknown_arch";
-  const name = syscallName(arch, nr);
+  const name = nameOf(arch, nr);
   if (name === undefined) return "unknown_syscall";
   return {
-    source: h.source,
-    ts: h.ts,
-    auditId: h.auditId,
-    pid: decimal(field(line, " pid=", s, e)),
-    comm: untrustedString(field(line, " comm=", s, e)),
-    exe: untrustedString(field(line, " exe=", s, e)),
-    ses: decimal(field(line, " ses=", s, e)),
+    source,
+    ts,
+    auditId,
+    pid: digitsValue(m[k + 1] ?? ""),
+    comm: m[k + 2] ?? unquotedString(m[k + 3] ?? ""),
+    exe: m[k + 4] ?? unquotedString(m[k + 5] ?? ""),
+    ses: digitsValue(m[k] ?? ""),
     mntns: null,
     kind: "syscall",
     arch,
     nr,
     name,
-    action: seccompAction(hexNumber(field(line, " code=", s, e))),
+    action: actionOf(m[k + 8] ?? ""),
   };
+}
+
+/**
+ * The syscall event of the SECCOMP record body `line[s, e)`: read by one regex when the body is laid
+ * out as the kernel writes it (`SECCOMP_BODY`), else tokenized and interpreted by `seccompEvent`. Both
+ * give the same event (tests compare them on fixtures and generated records).
+ */
+export function seccompAt(
+  line: string,
+  source: EventSource,
+  ts: number | null,
+  auditId: string | null,
+  s: number,
+  e: number,
+): SyscallEvent | DropReason {
+  SECCOMP_BODY.lastIndex = s;
+  const m = SECCOMP_BODY.exec(line);
+  if (m !== null && m.index + m[0].length === e) return fromMatch(m, 1, source, ts, auditId);
+  const h: Header = {
+    source,
+    type: "SECCOMP",
+    typeNr: 1326,
+    ts,
+    auditId,
+    serial: -1,
+    bodyStart: s,
+    bodyEnd: e,
+  };
+  return seccompEvent(h, tokenize(line, s, e));
+}
+
+/** The time of the record `seccompRecord` last read (also when it was dropped). */
+export const record = { ts: 0 };
+
+/**
+ * A whole auditd-form SECCOMP line in the kernel's layout (`SECCOMP_RECORD`) → its event (or why it
+ * is dropped); undefined for any other line, which then takes the header scan.
+ */
+export function seccompRecord(line: string): SyscallEvent | DropReason | undefined {
+  const m = SECCOMP_RECORD.exec(line);
+  if (m === null) return undefined;
+  const id = m[1] ?? "";
+  const ts = idTimeAt(id, 0, id.length) ?? 0; // never null: the regex took an id of the plain shape
+  record.ts = ts;
+  return fromMatch(m, 2, "auditd", ts, id);
+}
+
+export function seccompFast(line: string, h: Header): SyscallEvent | DropReason {
+  return seccompAt(line, h.source, h.ts, h.auditId, h.bodyStart, h.bodyEnd);
 }
