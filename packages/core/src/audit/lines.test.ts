@@ -34,6 +34,17 @@ describe("LineSplitter", () => {
         expect(s.dropped).toBe(want.dropped);
         expect(s.committed).toBe(want.committed);
         expect(s.position).toBe(joined.length);
+        // The same through eachRange, fed the bytes at the same cuts.
+        const bytes = Buffer.from(joined, "latin1");
+        const r = new LineSplitter(max, 0);
+        const got: string[] = [];
+        let at = 0;
+        for (const cut of [...cuts.filter((c) => c < joined.length).sort((a, b) => a - b), joined.length]) {
+          r.eachRange(bytes, (t, from, to) => got.push(t.slice(from, to)), at, Math.max(at, cut));
+          at = Math.max(at, cut);
+        }
+        expect(got).toEqual(want.lines);
+        expect([r.dropped, r.committed, r.position]).toEqual([want.dropped, want.committed, joined.length]);
       }),
     );
   });
@@ -63,8 +74,8 @@ describe("LineSplitter", () => {
   });
 });
 
-describe("LineSplitter.pushBytes and eachLine", () => {
-  it("give the lines, drops and offsets of push(), whatever the chunk sizes", () => {
+describe("LineSplitter.eachRange", () => {
+  it("gives the lines, drops and offsets of push(), whatever the chunk sizes (long lines, many pieces)", () => {
     const line = fc.oneof({ weight: 5, arbitrary: fc.nat(300) }, fc.integer({ min: 60_000, max: 140_000 }));
     fc.assert(
       fc.property(
@@ -77,22 +88,25 @@ describe("LineSplitter.pushBytes and eachLine", () => {
           const bytes = Buffer.from(text, "latin1");
           const max = 100_000;
           const a = new LineSplitter(max, 0);
-          const b = new LineSplitter(max, 0);
-          const c = new LineSplitter(max, 0);
-          const each: string[] = [];
+          const d = new LineSplitter(max, 0);
           const want: string[] = [];
-          const got: string[] = [];
+          const ranges: string[] = [];
           let at = 0;
           for (const cut of [...cuts.filter((x) => x < bytes.length).sort((x, y) => x - y), bytes.length]) {
             want.push(...a.push(text.slice(at, cut)));
-            got.push(...b.pushBytes(bytes, at, Math.max(at, cut)));
-            c.eachLine(bytes, (l) => each.push(l), at, Math.max(at, cut));
+            d.eachRange(
+              bytes,
+              (t, from, to) => {
+                expect(to === t.length || t.charCodeAt(to) === 10).toBe(true);
+                ranges.push(t.slice(from, to));
+              },
+              at,
+              Math.max(at, cut),
+            );
             at = Math.max(at, cut);
           }
-          expect(got).toEqual(want);
-          expect(each).toEqual(want);
-          expect([b.dropped, b.committed, b.position]).toEqual([a.dropped, a.committed, a.position]);
-          expect([c.dropped, c.committed, c.position]).toEqual([a.dropped, a.committed, a.position]);
+          expect(ranges).toEqual(want);
+          expect([d.dropped, d.committed, d.position]).toEqual([a.dropped, a.committed, a.position]);
         },
       ),
       { numRuns: 40 },

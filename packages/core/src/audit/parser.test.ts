@@ -354,3 +354,90 @@ describe("header shortcuts", () => {
     );
   });
 });
+
+describe("event grouping", () => {
+  /** The grouping as first written: a Map by audit id in arrival order, scanned on every record. */
+  function referenceGrouping(
+    recs: { type: string; sec: number; serial: number; k: number }[],
+    timeoutMs: number,
+    maxInFlight: number,
+  ) {
+    type G = { ts: number; primaries: number[]; exe: string | undefined; context: boolean };
+    const groups = new Map<string, G>();
+    const emitted: [number, string | null][] = [];
+    let incomplete = 0;
+    const close = (id: string, complete: boolean) => {
+      const g = groups.get(id);
+      if (g === undefined) return;
+      groups.delete(id);
+      if (!complete && g.context && g.exe === undefined) incomplete++;
+      for (const line of g.primaries) emitted.push([line, g.exe ?? null]);
+    };
+    const expire = (now: number) => {
+      for (const [id, g] of groups) {
+        if (g.ts + timeoutMs > now) break;
+        close(id, false);
+      }
+    };
+    const group = (id: string, ts: number) => {
+      let g = groups.get(id);
+      if (g === undefined) {
+        g = { ts, primaries: [], exe: undefined, context: false };
+        groups.set(id, g);
+      }
+      return g;
+    };
+    for (const [i, r] of recs.entries()) {
+      const id = `${r.sec}.000:${r.serial}`;
+      const ts = r.sec * 1000;
+      expire(ts);
+      if (r.type === "AVC") {
+        group(id, ts).primaries.push(i + 1);
+        while (groups.size > maxInFlight) {
+          const oldest = groups.keys().next();
+          if (oldest.done) break;
+          incomplete++;
+          close(oldest.value, true);
+        }
+      } else if (r.type === "EOE") close(id, true);
+      else {
+        const g = group(id, ts);
+        g.context = true;
+        if (r.type === "SYSCALL") g.exe = `/e${r.k}`;
+      }
+    }
+    expire(Number.POSITIVE_INFINITY);
+    return { emitted, incomplete };
+  }
+
+  it("groups records by their whole audit id, in arrival order, with expiry and eviction", () => {
+    const rec = fc.record({
+      type: fc.constantFrom("AVC", "SYSCALL", "PATH", "EOE"),
+      sec: fc.constantFrom(1000, 1001, 1002, 1003, 5000),
+      serial: fc.constantFrom(1, 2),
+      k: fc.nat(9),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(rec, { maxLength: 60 }),
+        fc.constantFrom(0, 2000, 1e9),
+        fc.constantFrom(1, 2, 3, 4096),
+        (recs, timeoutMs, maxInFlight) => {
+          const lines = recs.map(({ type, sec, serial, k }) => {
+            const head = `type=${type} msg=audit(${sec}.000:${serial}): `;
+            if (type === "AVC")
+              return `${head}avc:  denied  { read } for  pid=1 comm="x" scontext=a:b:c tcontext=a:b:c tclass=file permissive=0`;
+            if (type === "SYSCALL") return `${head}arch=c000003e syscall=2 pid=1 comm="c${k}" exe="/e${k}"`;
+            if (type === "PATH") return `${head}item=0 name="/x"`;
+            return head;
+          });
+          const { events, stats } = parse(lines, { groupTimeoutMs: timeoutMs, maxInFlight });
+          const want = referenceGrouping(recs, timeoutMs, maxInFlight);
+          expect(events.map((e) => [e.line, e.event.exe])).toEqual(want.emitted);
+          expect(stats.incomplete).toBe(want.incomplete);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});

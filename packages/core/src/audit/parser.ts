@@ -49,7 +49,10 @@ export interface ParserStats {
    * context (SYSCALL, PATH, CWD, EXECVE, PROCTITLE, SOCKADDR; EOE).
    */
   ignored: number;
-  /** Multi-record events cut short: evicted for capacity, or flushed with context but no SYSCALL. */
+  /**
+   * Multi-record events cut short: evicted for capacity, or flushed with context but no SYSCALL. Only
+   * kept when AVC or AppArmor events are wanted: with `syscall` alone nothing is grouped.
+   */
   incomplete: number;
 }
 

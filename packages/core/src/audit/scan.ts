@@ -1,7 +1,8 @@
 /**
  * Shortcuts for the SECCOMP paths: auditd-form lines are classified and SECCOMP records read where
- * they lie in the line, by a few native passes (regexes, indexOf) rather than char loops, with results
- * in module scratch objects (`head`, `rec`), valid until the next call.
+ * they lie (in the line, or in a larger decoded text: `classifyAt`, `readSeccompAt`), by a few native
+ * passes (regexes, indexOf) rather than char loops (`charCodeAt` costs a few ns a char; a regex a
+ * fraction of that), with results in module scratch objects (`head`, `rec`), valid until the next call.
  *
  * Everything here is a shortcut for the general code (`parseHeader`, `tokenize`, `seccompEvent`), never
  * a second definition: a shortcut either reaches the answer the general code would, or declines
@@ -90,7 +91,7 @@ function classify(line: string, t: number, end: number): number {
  * Reads `[node=N ]type=NAME msg=audit(ID): ` the way `parseHeader` reads the auditd form (formats
  * `auto` and `auditd` agree on lines of this form) and classifies the record; fills `head`.
  */
-export function scanAuditd(line: string): number {
+function scanAuditd(line: string): number {
   if (line.length > MAX_LINE) return LINE_TOO_LONG;
   let p = 0;
   const c0 = line.charCodeAt(0);
@@ -126,56 +127,81 @@ const STAMP_TAIL = String.raw` msg=audit\(\d{1,19}\.\d{3}:\d{1,10}\):`;
  * loops. The three take disjoint sets of types, so the first letter of the type picks which to try.
  */
 const IGNORED_LINE = new RegExp(
-  `^(?:node=[^ ]* )?type=(?:SYSCALL|PATH|CWD|EXECVE|PROCTITLE|SOCKADDR|EOE|AVC|USER_AVC|APPARMOR_[^ ]*)${STAMP_TAIL}`,
+  `(?:node=[^ \n]* )?type=(?:SYSCALL|PATH|CWD|EXECVE|PROCTITLE|SOCKADDR|EOE|AVC|USER_AVC|APPARMOR_[^ \n]*)${STAMP_TAIL}`,
+  "y",
 );
 const UNTRUSTED_LINE = new RegExp(
-  `^(?:node=[^ ]* )?type=(?:USER|(?!USER_AVC )(?:USER_|DAEMON_|CRYPTO_|ANOM_LOGIN)[^ ]*)${STAMP_TAIL}`,
+  `(?:node=[^ \n]* )?type=(?:USER|(?!USER_AVC )(?:USER_|DAEMON_|CRYPTO_|ANOM_LOGIN)[^ \n]*)${STAMP_TAIL}`,
+  "y",
 );
 /**
  * Any other type, except SECCOMP and those the general path maps through the type table first (the
  * types above are excluded by their first letters).
  */
 const UNSUPPORTED_LINE = new RegExp(
-  `^(?:node=[^ ]* )?type=(?!SECCOMP |UNKNOWN\\[|\\d|[UDSPECA])[^ ]*${STAMP_TAIL}`,
+  `(?:node=[^ \n]* )?type=(?!SECCOMP |UNKNOWN\\[|\\d|[UDSPECA])[^ \n]*${STAMP_TAIL}`,
+  "y",
 );
 /** The same for types starting with one of those letters (after the other two did not match). */
 const UNSUPPORTED_UDSPECA_LINE = new RegExp(
-  `^(?:node=[^ ]* )?type=(?!SECCOMP |UNKNOWN\\[)[UDSPECA][^ ]*${STAMP_TAIL}`,
+  `(?:node=[^ \n]* )?type=(?!SECCOMP |UNKNOWN\\[)[UDSPECA][^ \n]*${STAMP_TAIL}`,
+  "y",
 );
+
+/** `re` matches `text` at `at` (sticky). */
+function matchesAt(re: RegExp, text: string, at: number): boolean {
+  re.lastIndex = at;
+  return re.test(text);
+}
 
 /**
  * `scanAuditd`, faster for lines whose header is the kernel's. `head` is filled only when the result
  * is `LINE_SECCOMP`.
  */
 export function classifyLine(line: string): number {
-  if (line.length > MAX_LINE) return LINE_TOO_LONG;
-  const c0 = line.charCodeAt(0);
-  if (c0 !== 116 /* t */ && c0 !== 110 /* n */) return scanAuditd(line);
-  const c = c0 === 116 ? line.charCodeAt(5) : 0;
+  return classifyAt(line, 0, line.length);
+}
+
+/**
+ * `classifyLine` of the line `text[start, end)` (no newline inside; `end` at a newline or the end of
+ * `text`). Only what the regexes decide is read in place; anything else is sliced out for `scanAuditd`,
+ * whose `head` then refers to the sliced line.
+ */
+export function classifyAt(text: string, start: number, end: number): number {
+  if (end - start > MAX_LINE) return LINE_TOO_LONG;
+  const c0 = text.charCodeAt(start);
+  if (c0 !== 116 /* t */ && c0 !== 110 /* n */) return scanAuditd(text.slice(start, end));
+  const c = c0 === 116 ? text.charCodeAt(start + 5) : 0;
   switch (c) {
     case 85 /* U */:
     case 68 /* D */:
-      if (UNTRUSTED_LINE.test(line)) return LINE_UNTRUSTED;
-      if (c === 85 && IGNORED_LINE.test(line)) return LINE_IGNORED;
+      if (matchesAt(UNTRUSTED_LINE, text, start)) return LINE_UNTRUSTED;
+      if (c === 85 && matchesAt(IGNORED_LINE, text, start)) return LINE_IGNORED;
       break;
     case 83 /* S */:
     case 80 /* P */:
     case 69 /* E */:
-      if (IGNORED_LINE.test(line)) return LINE_IGNORED;
+      if (matchesAt(IGNORED_LINE, text, start)) return LINE_IGNORED;
       break;
     case 67 /* C */:
     case 65 /* A */:
     case 0 /* node=… */:
-      if (IGNORED_LINE.test(line)) return LINE_IGNORED;
-      if (UNTRUSTED_LINE.test(line)) return LINE_UNTRUSTED;
-      if (c === 0 && UNSUPPORTED_LINE.test(line)) return LINE_UNSUPPORTED;
+      if (matchesAt(IGNORED_LINE, text, start)) return LINE_IGNORED;
+      if (matchesAt(UNTRUSTED_LINE, text, start)) return LINE_UNTRUSTED;
+      if (c === 0 && matchesAt(UNSUPPORTED_LINE, text, start)) return LINE_UNSUPPORTED;
       break;
     default:
-      if (UNSUPPORTED_LINE.test(line)) return LINE_UNSUPPORTED;
-      return scanAuditd(line);
+      if (matchesAt(UNSUPPORTED_LINE, text, start)) return LINE_UNSUPPORTED;
+      return scanAuditd(text.slice(start, end));
   }
-  if (UNSUPPORTED_UDSPECA_LINE.test(line)) return LINE_UNSUPPORTED;
-  return scanAuditd(line);
+  if (matchesAt(UNSUPPORTED_UDSPECA_LINE, text, start)) return LINE_UNSUPPORTED;
+  return scanAuditd(text.slice(start, end));
+}
+
+/** Whether the line at `start` can be an auditd-form SECCOMP record: `type=SE…` or `node=…`. */
+export function maybeSeccompAt(text: string, start: number): boolean {
+  const c = text.charCodeAt(start);
+  return (c === 116 && text.charCodeAt(start + 5) === 83 && text.charCodeAt(start + 6) === 69) || c === 110;
 }
 
 /** Whether `line` can be an auditd-form SECCOMP record: `type=SE…` or `node=…`. */
@@ -212,7 +238,7 @@ const X32_BIT = 0x40000000;
 const X86_64_CODE = 0xc000003e;
 
 /** `archFromAudit` for the code's value (at most 8 significant hex digits), as an index; -1: unknown. */
-export function archIndexOfCode(code: number, nr: number): number {
+function archIndexOfCode(code: number, nr: number): number {
   let arch = -1;
   for (let k = 0; k < ARCH_CODES.length; k++) {
     if (ARCH_CODES[k] === code) {
@@ -224,13 +250,21 @@ export function archIndexOfCode(code: number, nr: number): number {
 }
 
 const ARCH_BY_HEX = new Map<string, number>();
+let lastHex = "";
+let lastHexCode = 0;
 
-/** `archFromAudit` for 1–8 significant hex digits (leading zeros stripped). */
+/**
+ * `archFromAudit` for 1–8 significant hex digits (leading zeros stripped). The last code is kept apart:
+ * comparing with it costs less than hashing a fresh string for the map.
+ */
 export function archOfHex(hex: string, nr: number): ArchName | undefined {
-  let code = ARCH_BY_HEX.get(hex);
-  if (code === undefined) {
-    code = Number.parseInt(hex, 16);
-    if (ARCH_BY_HEX.size < 256) ARCH_BY_HEX.set(hex, code);
+  let code = lastHexCode;
+  if (hex !== lastHex) {
+    const known = ARCH_BY_HEX.get(hex);
+    code = known ?? Number.parseInt(hex, 16);
+    if (known === undefined && ARCH_BY_HEX.size < 256) ARCH_BY_HEX.set(hex, code);
+    lastHex = hex;
+    lastHexCode = code;
   }
   return ARCH_NAMES[archIndexOfCode(code, nr)];
 }
@@ -298,31 +332,42 @@ export function digitsValue(s: string): number {
 // ---------------------------------------------------------------------------------------------
 // SECCOMP records
 
-/** Parts of the regexes below. Values as the tokenizer reads them, and only in the kernel's forms. */
-/** An LSM label; AppArmor's has bare words after it (`subj=name (enforce)`), glued to it by the tokenizer. */
-const SUBJ = String.raw`(?:subj=[^ "'\x1d][^ \x1d]*(?: +(?![\w-]+=)[^ \x1d]+)* +)?`;
-/** comm, exe: quoted (to the next quote), or unquoted and not empty, or empty. */
-const STRING = String.raw`(?:"[^"\x1d]*"|[^ "'\x1d][^ \x1d]*|)`;
-/** After the syscall number: the end of the kernel part, or the next field (no bare word to glue). */
-const AFTER_NR = String.raw`(?=$|\x1d| +(?:$|\x1d|[\w-]+=))`;
+// Parts of the regexes below: values as the tokenizer reads them, and only in the kernel's forms; no
+// class runs past a newline (lines may be read inside a larger text) or into auditd's 0x1d part.
 
-/**
- * A SECCOMP line of the auditd form, as the kernel lays it out, up to the syscall number (the match ends
- * where the number starts; the lookahead checks it). A line it matches is one the general path reads
- * the same way: header as `parseHeader` reads it; every field the first of its key; no value running
- * into auditd's 0x1d part; no bare word glued to a value read. And `readSeccompLine` finds each value
- * where the regex matched it: ses and pid by ` ses=`/` pid=`, which cannot occur earlier (only numbers
- * and space-free labels come before them), arch and syscall back from where the match ended.
- */
+/** An LSM label; AppArmor's has bare words after it (`subj=name (enforce)`), glued to it by the tokenizer. */
+const SUBJ = String.raw`(?:subj=[^ "'\x1d\n][^ \x1d\n]*(?: +(?![\w-]+=)[^ \x1d\n]+)* +)?`;
+/** comm, exe: quoted (to the next quote), or unquoted and not empty, or empty. */
+const STRING = String.raw`(?:"[^"\x1d\n]*"|[^ "'\x1d\n][^ \x1d\n]*|)`;
+/** After the syscall number: the end of the kernel part, or the next field (no bare word to glue). */
+const AFTER_NR = String.raw`(?=\n|$|\x1d| +(?:\n|$|\x1d|[\w-]+=))`;
+
 const NR = String.raw`\d{1,15}${AFTER_NR}`;
+/** From pid to the syscall number; `x86_64` and `other` end the match at different places (see below). */
+const TAIL = (x86_64: string, other: string) =>
+  String.raw`${SUBJ}pid=\d{1,15} comm=${STRING} exe=${STRING} sig=\d+ arch=(?:c000003e ${x86_64}|0*[\da-fA-F]{1,8} ${other})`;
+/**
+ * A SECCOMP line of the auditd form, as the kernel lays it out, up to the syscall number (lookaheads
+ * check the number and what follows it). A line it matches is one the general path reads the same
+ * way: header as `parseHeader` reads it; every field the first of its key; no value running into
+ * auditd's 0x1d part; no bare word glued to a value read.
+ *
+ * Where the match ends tells `readSeccompAt` two things it would otherwise have to read: whether the
+ * arch is x86_64's code and whether ses is 4294967295 (no login session: most container records).
+ * The char at the end is the number's first digit (x86_64, no session), or the next char of
+ * `syscall=`: `l` (other arch, no session), `a` (x86_64, a session), `c` (other arch, a session).
+ */
 const SECCOMP_LINE = new RegExp(
-  // x86_64's code spelled out ends the match at the number; any other code ends it 3 chars earlier.
-  String.raw`^(?:node=[^ ]* )?type=SECCOMP${STAMP_TAIL} ?auid=\d+ uid=\d+ gid=\d+ ses=\d{1,15} ${SUBJ}pid=\d{1,15} comm=${STRING} exe=${STRING} sig=\d+ arch=(?:c000003e syscall=(?=${NR})|0*[\da-fA-F]{1,8} sysca(?=ll=${NR}))`,
+  String.raw`(?:node=[^ \n]* )?type=SECCOMP${STAMP_TAIL} ?auid=\d+ uid=\d+ gid=\d+ ses=(?:4294967295 ${TAIL(
+    `syscall=(?=${NR})`,
+    `sysca(?=ll=${NR})`,
+  )}|\d{1,15} ${TAIL(`sysc(?=all=${NR})`, `sys(?=call=${NR})`)})`,
   "y",
 );
+const NO_SESSION = 4294967295;
 
 /**
- * What `readSeccompLine` read: numbers as `decimal()` gives them, arch as `archFromAudit` (an index in
+ * What `readSeccompAt` read: numbers as `decimal()` gives them, arch as `archFromAudit` (an index in
  * `ARCH_NAMES`, -1 when unknown), where comm's raw value starts.
  */
 export const rec = { ses: 0, pid: 0, arch: -1, nr: 0, comm: 0 };
@@ -334,17 +379,19 @@ function hexDigit(c: number): number {
 }
 
 /**
- * If `line` is a SECCOMP record in the kernel's layout (`SECCOMP_LINE`), reads its ses, arch and
- * syscall, and with `withPid` its pid and where comm's value starts, into `rec` and returns true; else
- * false, having read nothing. No allocation.
+ * If the line at `start` of `line` (see `classifyAt`) is a SECCOMP record in the kernel's layout
+ * (`SECCOMP_LINE`), reads its ses, arch and syscall, and with `withPid` its pid and where comm's value
+ * starts, into `rec` and returns true; else false, having read nothing. No allocation.
  */
-export function readSeccompLine(line: string, withPid: boolean): boolean {
-  SECCOMP_LINE.lastIndex = 0;
+export function readSeccompAt(line: string, start: number, withPid: boolean): boolean {
+  SECCOMP_LINE.lastIndex = start;
   if (!SECCOMP_LINE.test(line)) return false;
   // The regex vouched for the layout: the values are where this finds them.
   const end = SECCOMP_LINE.lastIndex;
-  const x86_64 = line.charCodeAt(end) !== 108; /* l: the match stopped in "sysca|ll=" */
-  const at = x86_64 ? end : end + 3;
+  const cut = line.charCodeAt(end);
+  const x86_64 = cut <= 57 /* a digit */ || cut === 97; /* a */
+  const session = cut === 97 || cut === 99; /* a, c */
+  const at = cut <= 57 ? end : cut === 108 /* l */ ? end + 3 : cut === 97 ? end + 4 : end + 5;
   let i = at;
   let n = 0;
   let c = line.charCodeAt(i);
@@ -364,10 +411,14 @@ export function readSeccompLine(line: string, withPid: boolean): boolean {
     }
   }
   rec.arch = archIndexOfCode(code, n);
+  if (!session && !withPid) {
+    rec.ses = NO_SESSION;
+    return true;
+  }
   // ses: the first "ses=" 30 chars past the start of type= (the shortest header, type=SECCOMP
   // msg=audit(1.000:1):, has 32): before it come only digits and auid=, uid=, gid=. (A node name may
   // hold anything but a space, so it is skipped.)
-  i = line.indexOf("ses=", line.charCodeAt(0) === 110 ? line.indexOf(" ") + 31 : 30) + 4;
+  i = line.indexOf("ses=", line.charCodeAt(start) === 110 ? line.indexOf(" ", start) + 31 : start + 30) + 4;
   n = 0;
   c = line.charCodeAt(i);
   while (c !== 32) {

@@ -29,14 +29,22 @@ export function unquotedString(raw: string): string {
 }
 
 const actions = new Map<string, SeccompRet | null>();
+let lastCode = "";
+let lastAction: SeccompRet | null = null;
 
-/** `seccompAction(hexNumber(raw))`, remembered per raw `code=` value. */
+/**
+ * `seccompAction(hexNumber(raw))`, remembered per raw `code=` value. Records repeat the last one
+ * mostly: comparing with it costs less than hashing a fresh string for the map.
+ */
 function actionOf(raw: string): SeccompRet | null {
+  if (raw === lastCode) return lastAction;
   let action = actions.get(raw);
   if (action === undefined) {
     action = seccompAction(hexNumber(raw));
     if (actions.size < 256) actions.set(raw, action);
   }
+  lastCode = raw;
+  lastAction = action;
   return action;
 }
 
@@ -113,8 +121,4 @@ export function seccompRecord(line: string): SyscallEvent | DropReason | undefin
   const ts = idTimeAt(id, 0, id.length) ?? 0; // never null: the regex took an id of the plain shape
   record.ts = ts;
   return fromMatch(m, 2, "auditd", ts, id);
-}
-
-export function seccompFast(line: string, h: Header): SyscallEvent | DropReason {
-  return seccompAt(line, h.source, h.ts, h.auditId, h.bodyStart, h.bodyEnd);
 }

@@ -9,6 +9,7 @@ import { SeccompAggregator, type SeccompAggregatorOptions, SyscallTally } from "
 import { tokenize } from "./fields.js";
 import { seccompEvent } from "./interpret.js";
 import { type DropReason, type InputFormat, parseHeader } from "./line-form.js";
+import { LineSplitter } from "./lines.js";
 import { AuditParser, type ParsedEvent, type ParserOptions } from "./parser.js";
 import { isUserSpaceType } from "./record-types.js";
 
@@ -248,6 +249,32 @@ describe("the SECCOMP shortcuts read what the general code reads", () => {
     );
   });
 
+  it("lines handed over as ranges of a larger text are read only up to their newline", () => {
+    const other = ["SYSCALL", "USER_START", "CONFIG_CHANGE", "LOGIN"].flatMap((t) =>
+      FIXTURE_LINES.filter((l) => l.startsWith(`type=${t} `)).slice(0, 1),
+    );
+    expect(other).toHaveLength(4);
+    const lines = [...EDGE_BASES, ...other].flatMap((b) => [
+      "node=a",
+      `x ${b}`,
+      b.slice(0, 60),
+      b.slice(60),
+      b.replace(/ syscall=(\d+).*/, " syscall=$1"),
+      " compat=0",
+      b.replace(/ comm=\S+.*/, ' comm="abc'),
+      `d" ${b.replace(/^.* exe=/, "exe=")}`,
+      b,
+    ]);
+    const perLine = aggregate(lines);
+    const ranged: Call[] = [];
+    const agg = new SeccompAggregator((...call) => ranged.push(call));
+    const bytes = Buffer.from(lines.map((l) => `${l}\n`).join(""), "latin1");
+    new LineSplitter(1 << 20, 0).eachRange(bytes, (t, from, to) => agg.pushAt(t, from, to));
+    expect(ranged).toEqual(perLine.calls);
+    expect(agg.stats).toEqual(perLine.stats);
+    expect(perLine.calls.length).toBe(parse(lines, { kinds: ["syscall"] }).events.length);
+  });
+
   it("edge cases: the same events and counts on every path", () => {
     for (const format of ["auto", "auditd"] as const) {
       const ref = reference(EDGE_CASES, format).filter((e) => typeof e !== "string");
@@ -294,6 +321,13 @@ describe("SeccompAggregator agrees with AuditParser", () => {
           ),
         );
         expect(stats).toEqual(fast.stats);
+        // The same when the lines come as ranges of decoded pieces (LineSplitter.eachRange).
+        const ranged: Call[] = [];
+        const agg = new SeccompAggregator((...call) => ranged.push(call), { format });
+        const bytes = Buffer.from(lines.map((l) => `${l}\n`).join(""), "latin1");
+        new LineSplitter(1 << 20, 0).eachRange(bytes, (t, from, to) => agg.pushAt(t, from, to));
+        expect(ranged).toEqual(calls);
+        expect(agg.stats).toEqual(fast.stats);
         const noPid = aggregate(lines, { format, pid: false });
         expect(noPid.calls).toEqual(calls.map(([ses, , ...rest]) => [ses, null, ...rest]));
         expect(noPid.stats).toEqual(fast.stats);
@@ -310,6 +344,13 @@ describe("SeccompAggregator agrees with AuditParser", () => {
     const marked = aggregate(lines, { markComm: "runc:[2:INIT]" }).calls.map((c) => c[5]);
     expect(marked).toEqual([true, false, false, false]);
     expect(aggregate(lines, { markComm: "a b" }).calls.map((c) => c[5])).toEqual([false, false, true, false]);
+    const noPid = aggregate(lines, { markComm: "sh", pid: false }).calls;
+    expect(noPid.map((c) => [c[1], c[5]])).toEqual([
+      [null, false],
+      [null, true],
+      [null, false],
+      [null, false],
+    ]);
   });
 });
 
