@@ -1,0 +1,66 @@
+/**
+ * Real workloads for the simulated node, each a shell script run as a pod's container (host /usr
+ * and /etc read-only, host network) that exercises the program and checks its results itself:
+ * exit 0 and a last line `CHECK-OK` when everything it did worked. The same script is recorded
+ * under the trace profile and later run under the installed profile.
+ */
+export interface Workload {
+  /** Pod label `app`, recording and pod name stem. */
+  app: string;
+  script: (port: number) => string;
+  /** A syscall the workload cannot do without: removing it from its profile must fail the check. */
+  needs?: string;
+}
+
+/** Retries `cmd` for up to 10 s (a server in the background needs a moment to listen). */
+const retry = (cmd: string) =>
+  `i=0; until ${cmd}; do i=$((i+1)); [ $i -lt 100 ] || { echo "gave up: ${cmd.replace(/"/g, "'")}"; exit 3; }; sleep 0.1; done`;
+
+export const HTTP: Workload = {
+  app: "http",
+  needs: "socket",
+  script: (port) => `set -e
+mkdir -p /tmp/www && echo secprof-http-ok > /tmp/www/index.html && cd /tmp/www
+python3 -m http.server ${port} --bind 127.0.0.1 >/tmp/http.log 2>&1 &
+srv=$!
+${retry(`curl -sf -o /tmp/got http://127.0.0.1:${port}/index.html`)}
+for n in 1 2 3 4 5; do curl -sf -o /tmp/got http://127.0.0.1:${port}/index.html; grep -qx secprof-http-ok /tmp/got; done
+test "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${port}/missing)" = 404
+kill $srv; wait $srv || true
+echo CHECK-OK`,
+};
+
+export const REDIS: Workload = {
+  app: "redis",
+  needs: "socket",
+  script: (port) => `set -e
+redis-server --port ${port} --bind 127.0.0.1 --save '' --appendonly no --dir /tmp >/tmp/redis.log 2>&1 &
+srv=$!
+${retry(`[ "$(redis-cli -p ${port} PING 2>/dev/null)" = PONG ]`)}
+test "$(redis-cli -p ${port} SET secprof-key value-1)" = OK
+test "$(redis-cli -p ${port} GET secprof-key)" = value-1
+test "$(redis-cli -p ${port} INCRBY secprof-n 41)" = 41
+redis-cli -p ${port} SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+wait $srv || true
+echo CHECK-OK`,
+};
+
+export const BATCH: Workload = {
+  app: "batch",
+  script: () => `set -e
+mkdir -p /tmp/job && cd /tmp/job
+for i in $(seq 1 40); do echo "item-$i $((i*i))"; done > data.txt
+sort -k2 -n -r data.txt | head -n 5 > top.txt
+awk '{s+=$2} END {print s}' data.txt > sum.txt
+sed -e 's/item-/row-/' data.txt | tr a-z A-Z | grep -c ROW > count.txt
+tar -cf job.tar data.txt top.txt sum.txt && gzip -9 job.tar
+gunzip -c job.tar.gz | tar -tf - | wc -l > files.txt
+md5sum data.txt | cut -c1-32 > data.md5
+test "$(cat sum.txt)" = 22140
+test "$(cat count.txt)" = 40
+test "$(cat files.txt)" = 3
+test "$(head -n 1 top.txt)" = "item-40 1600"
+echo CHECK-OK`,
+};
+
+export const WORKLOADS = [HTTP, REDIS, BATCH] as const;
