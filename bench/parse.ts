@@ -51,6 +51,7 @@ import {
   formatTable,
   writeResults,
 } from "./lib/report.js";
+import { type BenchRow, benchRow } from "./lib/result.js";
 
 const BUDGET_FULL_LINES_PER_S = 600_000;
 const BUDGET_SECCOMP_LINES_PER_S = 2_500_000;
@@ -382,6 +383,43 @@ function countLines(file: string): number {
   return n;
 }
 
+/** The headline rows for bench/summary.ts: each of our two parser modes against each tool. */
+function summaryRows(rows: readonly Row[], noExt: boolean): BenchRow[] {
+  const find = (tool: string, mode: string) => rows.find((r) => r.tool === tool && r.mode.startsWith(mode));
+  const ours = [
+    { row: find("secprof", "full"), name: "full parse + grouping", min: BUDGET_FULL_LINES_PER_S },
+    { row: find("secprof", "SECCOMP path"), name: "SECCOMP path", min: BUDGET_SECCOMP_LINES_PER_S },
+  ];
+  const tools = noExt
+    ? [undefined]
+    : [
+        { row: find("laurel", "JSON"), name: "laurel" },
+        { row: find("ausearch", "-i"), name: "ausearch -i" },
+        { row: find("ausearch", "--raw"), name: "ausearch --raw" },
+      ];
+  const out: BenchRow[] = [];
+  for (const o of ours) {
+    const checked = o.row?.events !== undefined && o.row.events === o.row.expectedEvents;
+    for (const t of tools) {
+      out.push(
+        benchRow({
+          bench: "parse",
+          name: t === undefined ? o.name : `${o.name} vs ${t.name}`,
+          ours: o.row?.linesPerS,
+          unit: "lines/s",
+          better: "higher",
+          ...(t === undefined ? {} : { alternative: { value: t.row?.linesPerS, name: t.name } }),
+          budget: { min: o.min },
+          note: checked
+            ? "events = expected"
+            : `events ${o.row?.events ?? "–"} ≠ ${o.row?.expectedEvents ?? "–"}`,
+        }),
+      );
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     options: {
@@ -600,6 +638,7 @@ async function main(): Promise<number> {
   console.log(`\n${formatBudgets(budgets)}`);
 
   const file = writeResults(values.out, "parse", {
+    summary: summaryRows(rows, values["no-ext"]),
     corpus,
     pinning: pin.note,
     rows,
