@@ -141,6 +141,21 @@ function errText(err: unknown): { code: string; text: string } {
   return { code, text };
 }
 
+/** An existing entry as reconcile sees it (the split writer cannot ship a `Stats` over its socket). */
+export type ExistingEntry =
+  | { type: "absent" }
+  | { type: "file"; bytes: Buffer }
+  | { type: "symlink" }
+  | { type: "other"; what: string };
+
+/** What reconcile needs of a writer (the split writer of the privilege split implements it too). */
+export interface HostFiles {
+  fileFor(ref: HostRef): HostFile;
+  read(ref: HostRef): Promise<ExistingEntry>;
+  write(ref: HostRef, bytes: Buffer | string, guard?: ReplaceGuard): Promise<WriteResult>;
+  remove(ref: HostRef, guard?: ReplaceGuard): Promise<RemoveResult>;
+}
+
 export class HostWriter {
   private constructor(
     private readonly root: DirHandle,
@@ -329,12 +344,18 @@ export class HostWriter {
 
   /**
    * Removes temp files a killed writer left in the three areas (and, for the namespaced seccomp
-   * layout, in each namespace directory). Returns the paths removed. Never follows a symlink.
+   * layout, in each namespace directory), or only in the `only` areas. Returns the paths removed.
+   * Never follows a symlink.
    */
-  async cleanStaleTemps(): Promise<string[]> {
+  async cleanStaleTemps(only?: readonly HostArea[]): Promise<string[]> {
     const removed: string[] = [];
-    const areas: (readonly string[])[] = [this.seccompDirs, ["etc", "apparmor.d"], ["etc", "selinux.d"]];
-    for (const dirs of areas) {
+    const areas: [HostArea, readonly string[]][] = [
+      ["seccomp", this.seccompDirs],
+      ["apparmor", ["etc", "apparmor.d"]],
+      ["selinux", ["etc", "selinux.d"]],
+    ];
+    for (const [area, dirs] of areas) {
+      if (only !== undefined && !only.includes(area)) continue;
       let dir: DirHandle;
       try {
         dir = await openDirBeneath(this.root, dirs);

@@ -1,3 +1,5 @@
+export * from "./daemon/kube-objects.js";
+export * from "./daemon/single-host.js";
 export * from "./host-writer.js";
 export * from "./install.js";
 export * from "./kernel.js";

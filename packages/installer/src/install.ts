@@ -8,7 +8,7 @@ import {
   type SelinuxPolicyOptions,
 } from "@secprof/core";
 import { z } from "zod";
-import { type HostFile, type HostRef, HostWriteError, type HostWriter } from "./host-writer.js";
+import { type HostFile, type HostFiles, type HostRef, HostWriteError } from "./host-writer.js";
 import type { KernelPolicy, PolicyKind, Validator } from "./kernel.js";
 import {
   guardFor,
@@ -83,7 +83,7 @@ export interface ReconcileInput {
 }
 
 export interface ReconcileDeps {
-  writer: HostWriter;
+  writer: HostFiles;
   node: string;
   kernel: Record<PolicyKind, KernelPolicy>;
   usage: WorkloadUsage;
@@ -256,7 +256,7 @@ export async function reconcile(input: ReconcileInput, deps: ReconcileDeps): Pro
     }
     emit(ref, "InProgress", "Reconciling", `installing ${short(digest)}`, base);
     const guard = guardFor(ref.kind);
-    let written: Awaited<ReturnType<HostWriter["write"]>>;
+    let written: Awaited<ReturnType<HostFiles["write"]>>;
     try {
       written = await deps.writer.write(ref, prepared.text, guard);
     } catch (err) {

@@ -11,10 +11,10 @@ import {
   noUsage,
   PolicyCompilers,
   type PolicyKind,
-  reconcile,
   type SeccompLayout,
   SeccompPolicy,
   SelinuxKernel,
+  singleHostPass,
   type Validator,
   type WorkloadUsage,
 } from "@secprof/installer";
@@ -95,30 +95,25 @@ export async function install(opts: InstallOptions, deps: InstallDeps): Promise<
   try {
     const loaded = await loadProfileDir(opts.dir);
     for (const p of loaded.problems) deps.stderr.write(`secprof install: ${p.source}: ${p.error}\n`);
-    const store = new LocalApprovalStore(opts.store ?? LocalApprovalStore.defaultPath(opts.dir));
-    const approvals = await store.records();
-    const state = new LocalInstallState(opts.state ?? LocalInstallState.defaultPath(opts.dir));
-    const result = await state.update(rootKey, async (s) => {
-      // Under the state lock, so a concurrent run on the same state never loses its temp file.
-      const stale = await writer.cleanStaleTemps();
-      for (const t of stale) deps.stderr.write(`secprof install: removed a stale temp file ${t}\n`);
-      const r = await reconcile(
-        { desired: loaded.profiles, approvals, installed: s.installed },
-        {
-          writer,
-          node: opts.node ?? deps.hostname,
-          kernel: deps.kernel ?? {
-            AppArmorProfile: new AppArmorKernel(),
-            SelinuxProfile: new SelinuxKernel(),
-          },
-          usage: deps.usage ?? noUsage,
-          validator: deps.validator ?? compilers,
-          ...(policy === undefined ? {} : { seccomp: { policy } }),
-          ...(deps.now === undefined ? {} : { now: deps.now }),
+    const result = await singleHostPass({
+      desired: loaded.profiles,
+      store: new LocalApprovalStore(opts.store ?? LocalApprovalStore.defaultPath(opts.dir)),
+      state: new LocalInstallState(opts.state ?? LocalInstallState.defaultPath(opts.dir)),
+      rootKey,
+      writer,
+      deps: {
+        node: opts.node ?? deps.hostname,
+        kernel: deps.kernel ?? {
+          AppArmorProfile: new AppArmorKernel(),
+          SelinuxProfile: new SelinuxKernel(),
         },
-      );
-      return { state: { installed: r.installed, statuses: r.statuses }, result: r };
+        usage: deps.usage ?? noUsage,
+        validator: deps.validator ?? compilers,
+        ...(policy === undefined ? {} : { seccomp: { policy } }),
+        ...(deps.now === undefined ? {} : { now: deps.now }),
+      },
     });
+    for (const t of result.staleTemps) deps.stderr.write(`secprof install: removed a stale temp file ${t}\n`);
 
     const lines: string[] = [];
     for (const s of result.statuses) lines.push(`${s.state.padEnd(12)} ${label(s)}  ${s.message}`);

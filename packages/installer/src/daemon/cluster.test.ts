@@ -1,0 +1,216 @@
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { type ApprovalRecord, type ProfileObject, profileRefKey } from "@secprof/core";
+import { type FakeApiServer, type KObject, spoKinds, startFakeApiServer } from "@secprof/testkit";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HostWriter } from "../host-writer.js";
+import { AppArmorKernel, SelinuxKernel } from "../kernel.js";
+import { profileDigest } from "../render.js";
+import { ClusterInstaller } from "./cluster.js";
+import { approvalObject, nodeFinalizer, nodeStatusName } from "./kube-objects.js";
+import { memoryManifest } from "./manifest-store.js";
+
+const GROUP = "security-profiles-operator.x-k8s.io";
+const API = `${GROUP}/v1`;
+const NODE = "node-a";
+let api: FakeApiServer;
+let base: string;
+let writer: HostWriter;
+let installer: ClusterInstaller;
+
+function seccomp(name: string, names = ["read", "write", "exit_group"]): KObject {
+  return {
+    apiVersion: API,
+    kind: "SeccompProfile",
+    metadata: { name },
+    spec: {
+      defaultAction: "SCMP_ACT_ERRNO",
+      architectures: ["SCMP_ARCH_X86_64"],
+      syscalls: [{ names, action: "SCMP_ACT_ALLOW" }],
+    },
+  };
+}
+
+function approve(p: KObject, extra: Partial<ApprovalRecord> = {}): void {
+  const record: ApprovalRecord = {
+    kind: "SeccompProfile",
+    name: p.metadata.name ?? "",
+    digest: profileDigest(p as ProfileObject),
+    approvedBy: "alice",
+    approvedAt: new Date().toISOString(),
+    ...extra,
+  };
+  const old = api.get(API, "ProfileApproval", approvalObject(record).metadata.name);
+  api.put({ ...approvalObject(record), ...(old ? { metadata: { ...old.metadata } } : {}) } as KObject);
+}
+
+const file = (name: string) => path.join(base, "var/lib/kubelet/seccomp/operator", `${name}.json`);
+const nodeStatus = (name: string) =>
+  api.get(API, "ProfileNodeStatus", nodeStatusName(NODE, { kind: "SeccompProfile", name })) as
+    | { status: { state: string; message: string; digest?: string } }
+    | undefined;
+const profile = (name: string) => api.get(API, "SeccompProfile", name);
+
+/** Polls (the daemon is watch-driven) until `check` passes. */
+async function until(check: () => unknown, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+beforeEach(async () => {
+  api = await startFakeApiServer({ kinds: spoKinds({ profilesNamespaced: false, versions: ["v1"] }) });
+  for (const [kind, plural] of [
+    ["ProfileApproval", "profileapprovals"],
+    ["ProfileNodeStatus", "profilenodestatuses"],
+  ] as const)
+    api.registerKind({ group: GROUP, version: "v1", kind, plural, namespaced: false });
+  base = await mkdtemp(path.join(tmpdir(), "secprof-cluster-inst-"));
+  writer = await HostWriter.open({ root: base, seccompLayout: "cluster" });
+  installer = new ClusterInstaller({
+    kubeConfig: api.kubeConfig("system:serviceaccount:secprof:secprof-installer"),
+    node: NODE,
+    writer,
+    manifest: memoryManifest(),
+    reconcileDeps: { kernel: { AppArmorProfile: new AppArmorKernel(), SelinuxProfile: new SelinuxKernel() } },
+    debounceMs: 10,
+    retry: { initialMs: 20, maxMs: 200 },
+  });
+  await installer.start();
+});
+
+afterEach(async () => {
+  await installer.stop();
+  await writer.close();
+  await api.close();
+  await rm(base, { recursive: true, force: true });
+});
+
+describe("cluster installer (fake API server, real files)", () => {
+  it("installs an approved profile: file, finalizer, Installed node status and aggregated status", async () => {
+    const p = seccomp("web");
+    api.put(p);
+    approve(p);
+    await until(async () =>
+      expect(JSON.parse(await readFile(file("web"), "utf8")).defaultAction).toBe("SCMP_ACT_ERRNO"),
+    );
+    await until(() => expect(nodeStatus("web")?.status.state).toBe("Installed"));
+    expect(nodeStatus("web")?.status.digest).toBe(profileDigest(p as ProfileObject));
+    await until(() =>
+      expect(profile("web")?.status).toMatchObject({
+        status: "Installed",
+        localhostProfile: "operator/web.json",
+      }),
+    );
+    expect(profile("web")?.metadata.finalizers).toContain(nodeFinalizer(NODE));
+    // Only the calls in the RBAC table were made, and never a write to approvals.
+    const calls = new Set(
+      api.requests.map((r) => `${r.verb} ${r.resource}${r.subresource ? `/${r.subresource}` : ""}`),
+    );
+    expect([...calls].filter((c) => /^(create|update|patch|delete) profileapprovals/.test(c))).toEqual([]);
+    expect(calls).toContain("patch seccompprofiles/status");
+  });
+
+  it("an unapproved profile awaits approval and nothing is written", async () => {
+    api.put(seccomp("new"));
+    await until(() => expect(nodeStatus("new")?.status).toMatchObject({ state: "Pending" }));
+    expect(nodeStatus("new")?.status.message).toMatch(/^AwaitingApproval: awaits approval .*never approved/);
+    expect(await readdir(base, { recursive: true })).toEqual([]);
+    await until(() => expect(profile("new")?.status).toMatchObject({ status: "Pending" }));
+  });
+
+  it("a profile changed after approval is not installed: the old file stays, status awaits approval", async () => {
+    const v1 = seccomp("web");
+    api.put(v1);
+    approve(v1);
+    await until(() => expect(nodeStatus("web")?.status.state).toBe("Installed"));
+    const before = await readFile(file("web"), "utf8");
+    const cur = profile("web") as KObject;
+    api.put({ ...cur, spec: seccomp("web", ["read", "write", "exit_group", "execve"]).spec });
+    await until(() => expect(nodeStatus("web")?.status.state).toBe("Pending"));
+    expect(nodeStatus("web")?.status.message).toMatch(/awaits approval .*changed since alice approved/);
+    expect(nodeStatus("web")?.status.message).toMatch(/installed version .* stays in place/);
+    expect(await readFile(file("web"), "utf8")).toBe(before);
+    expect(before).not.toContain("execve");
+    await until(() =>
+      expect(
+        (profile("web")?.status as { conditions: { message: string }[] }).conditions[0]?.message,
+      ).toMatch(/awaits approval/),
+    );
+  });
+
+  it("an invalid profile leaves the old file in place and reports Error with the reason", async () => {
+    const v1 = seccomp("web");
+    api.put(v1);
+    approve(v1);
+    await until(() => expect(nodeStatus("web")?.status.state).toBe("Installed"));
+    const before = await readFile(file("web"), "utf8");
+    const bad = seccomp("web", ["read", "no_such_syscall"]);
+    api.put({ ...(profile("web") as KObject), spec: bad.spec });
+    approve(bad); // even approved: invalid content is never installed
+    await until(() => expect(nodeStatus("web")?.status.state).toBe("Error"));
+    expect(nodeStatus("web")?.status.message).toMatch(/^Invalid: invalid: .*no_such_syscall/);
+    expect(await readFile(file("web"), "utf8")).toBe(before);
+    await until(() => expect(profile("web")?.status).toMatchObject({ status: "Error" }));
+  });
+
+  it("deleting a profile used by a pod on this node stays Terminating until the pod is gone", async () => {
+    const p = seccomp("web");
+    api.put(p);
+    approve(p);
+    await until(() => expect(nodeStatus("web")?.status.state).toBe("Installed"));
+    const pod = (name: string, node: string): KObject => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace: "default" },
+      spec: {
+        nodeName: node,
+        containers: [
+          {
+            name: "c",
+            securityContext: { seccompProfile: { type: "Localhost", localhostProfile: "operator/web.json" } },
+          },
+        ],
+      },
+      status: { phase: "Running" },
+    });
+    api.put(pod("user", NODE));
+    api.put(pod("elsewhere", "node-b")); // another node's pod does not hold this node's file
+    const kc = api.kubeConfig("admin");
+    const { CustomObjectsApi, CoreV1Api } = await import("@kubernetes/client-node");
+    await kc
+      .makeApiClient(CustomObjectsApi)
+      .deleteClusterCustomObject({ group: GROUP, version: "v1", plural: "seccompprofiles", name: "web" });
+    await until(() => expect(nodeStatus("web")?.status.state).toBe("Terminating"));
+    expect(nodeStatus("web")?.status.message).toMatch(/^InUse: deletion waits: still used by default\/user/);
+    expect(profile("web")?.metadata.deletionTimestamp).toBeDefined();
+    expect(profile("web")?.metadata.finalizers).toContain(nodeFinalizer(NODE));
+    await installer.settle();
+    expect((await readFile(file("web"), "utf8")).length).toBeGreaterThan(0);
+    await kc.makeApiClient(CoreV1Api).deleteNamespacedPod({ namespace: "default", name: "user" });
+    await until(() => expect(profile("web")).toBeUndefined());
+    await expect(readFile(file("web"))).rejects.toMatchObject({ code: "ENOENT" });
+    expect(await readdir(path.dirname(file("web")))).toEqual([]); // no temp file left either
+  });
+
+  it("a revoked approval stops updates; the installed file stays until the profile is deleted", async () => {
+    const p = seccomp("web");
+    api.put(p);
+    approve(p);
+    await until(() => expect(nodeStatus("web")?.status.state).toBe("Installed"));
+    const before = await readFile(file("web"), "utf8");
+    approve(p, { revoked: { by: "bob", at: new Date().toISOString() } });
+    await until(() => expect(nodeStatus("web")?.status.state).toBe("Pending"));
+    expect(nodeStatus("web")?.status.message).toMatch(/approval revoked by bob/);
+    expect(await readFile(file("web"), "utf8")).toBe(before);
+    expect(profileRefKey({ kind: "SeccompProfile", name: "web" })).toBe("SeccompProfile//web");
+  });
+});
