@@ -80,7 +80,7 @@ describe("docker-compose.yml", () => {
 
   it("has Redis, merger, recorder, installer and a one-shot secprof service behind a profile", () => {
     expect(Object.keys(services).sort()).toEqual(
-      ["installer", "installer-init", "merger", "recorder", "redis", "secprof"].sort(),
+      ["installer", "installer-apply", "installer-init", "merger", "recorder", "redis", "secprof"].sort(),
     );
     expect(services.secprof?.profiles).toEqual(["tools"]);
     expect(services.secprof?.restart).toBe("no");
@@ -101,37 +101,60 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("users match the Kubernetes manifests: uid 65535 (redis 999), root only for the recorder and the init step", () => {
+  it("users match the Kubernetes manifests: uid 65535 (redis 999), root only for the recorder and the installer's init and apply steps", () => {
     const uid = (s: string) => Number(String(services[s]?.user).split(":")[0]);
     for (const s of ["merger", "installer", "secprof"]) expect(uid(s), s).toBe(k8sUid("secprof-installer"));
     expect(uid("merger")).toBe(k8sUid("secprof-merger"));
     expect(uid("redis")).toBe(k8sUid("secprof-redis"));
     expect(uid("recorder")).toBe(0);
     expect(uid("installer-init")).toBe(0);
+    expect(uid("installer-apply")).toBe(0);
   });
 
-  it("installer-init is the Kubernetes prepare-dirs step: same command, only its four capabilities", () => {
+  it("installer-init has only the four capabilities of the Kubernetes init step and runs the init program", () => {
     const init = installerPod.initContainers[0];
     const step = services["installer-init"] as Any;
-    expect(step.command).toEqual(init.command);
     expect([...step.cap_add].sort()).toEqual([...init.securityContext.capabilities.add].sort());
-    expect(services.installer?.depends_on).toEqual({
-      "installer-init": { condition: "service_completed_successfully" },
-    });
-    expect(services.installer?.cap_add).toBeUndefined();
+    expect(step.command).toEqual(["node", "packages/installer/dist/init-main.js"]);
+    expect(step.restart).toBe("no");
+    for (const s of ["installer", "installer-apply"])
+      expect(services[s]?.depends_on["installer-init"], s).toEqual({
+        condition: "service_completed_successfully",
+      });
+    for (const s of ["installer", "installer-apply"]) expect(services[s]?.cap_add, s).toBeUndefined();
   });
 
-  it("the installer can write exactly the three host paths, mounted where the node has them", () => {
-    for (const s of ["installer", "installer-init"]) {
-      const svc = services[s] as Any;
-      expect(writableHostPaths(svc), s).toEqual([...INSTALLER_WRITABLE_HOST_PATHS].sort());
-      for (const v of hostBinds(svc)) expect(v.target, `${s} ${v.source}`).toBe(v.source);
-    }
+  it("the installer services together can write exactly the three host paths, each only its share", () => {
+    const installers = ["installer", "installer-init", "installer-apply"].map((s) => services[s] as Any);
+    expect([...new Set(installers.flatMap(writableHostPaths))].sort()).toEqual(
+      [...INSTALLER_WRITABLE_HOST_PATHS].sort(),
+    );
+    // The unprivileged daemon writes seccomp only; the AppArmor/SELinux files go through apply.
+    expect(writableHostPaths(services.installer as Any)).toEqual(["/var/lib/kubelet/seccomp"]);
+    expect(writableHostPaths(services["installer-apply"] as Any)).toEqual([
+      "/etc/apparmor.d",
+      "/etc/selinux.d",
+    ]);
+    for (const svc of installers) for (const v of hostBinds(svc)) expect(v.target, v.source).toBe(v.source);
     // Its other inputs (the profiles and their approvals) are read-only.
     const others = (services.installer?.volumes as Any[]).filter(
       (v) => v.type === "bind" && !INSTALLER_WRITABLE_HOST_PATHS.includes(v.source),
     );
     expect(others.map((v) => [v.target, v.read_only])).toEqual([["/profiles", true]]);
+    // The three share the apply socket's and the state's volumes, which init-main prepares.
+    const socket = services["installer-init"]?.environment.SECPROF_APPLY_SOCKET;
+    for (const svc of installers) {
+      expect(svc.environment.SECPROF_APPLY_SOCKET).toBe(socket);
+      expect(svc.volumes).toContainEqual({
+        type: "volume",
+        source: "installer-socket",
+        target: "/run/secprof",
+      });
+    }
+    expect(services.installer?.environment).toMatchObject({
+      SECPROF_MODE: "single-host",
+      SECPROF_PROFILE_DIR: "/profiles",
+    });
   });
 
   it("the recorder mounts only read-only kernel interfaces and the audit log, plus its own state volume", () => {
