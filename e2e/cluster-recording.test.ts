@@ -27,7 +27,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest"
  */
 const ROOT = path.resolve(import.meta.dirname, "..");
 const AUDIT_LOG = "/var/log/audit/audit.log";
-const skip = missing("root", "auditd", "runc", "redis");
+const skip = missing("root", "auditd", "runc", "redis", "bpftrace");
 const GROUP = "security-profiles-operator.x-k8s.io";
 const TOKEN = randomBytes(24).toString("hex");
 /**
@@ -157,6 +157,17 @@ async function recorderMetrics(port: number): Promise<string> {
   }
 }
 
+/** The recorder's attribution counters (viaMntns, …) and misses (exited, …) by name. */
+async function attributionCounters(port: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(
+    /^secprof_recorder_attribution(?:_misses)?\{(?:what|reason)="(\w+)"[^}]*\} (\d+)$/gm,
+  ))
+    if (m[1] !== undefined) out[m[1]] = Number(m[2]);
+  return out;
+}
+
 type Pod = Awaited<ReturnType<CoreV1Api["createNamespacedPod"]>>;
 type ProfileItem = {
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -172,12 +183,15 @@ const TRACE_SECCOMP = {
 const WORK = "ls /usr | sort | head -n 2 > /dev/null";
 /**
  * Syscalls of long-lived processes (runc init → sh, sleep), both in the container's cgroup. What
- * only the pipeline's millisecond-long commands call (ls: statx, ioctl; sort: sysinfo,
- * sched_getaffinity; head: lseek) is not asserted: their records are usually read after they exit,
- * and the resolver credits an exited pid only if it saw it alive
- * (secprof_recorder_attribution_misses{reason="exited"}).
+ * only the pipeline's millisecond-long commands call is asserted by the short-lived scenario
+ * (SHORT_LIVED), which relies on the exec tracker.
  */
 const EXPECTED = ["execve", "pipe2", "wait4", "clock_nanosleep", "getdents64"];
+/**
+ * Made only by the pipeline's commands, which exit within milliseconds, before the recorder reads
+ * their records (sort: sysinfo, sched_getaffinity; ls: statx).
+ */
+const SHORT_LIVED = ["sysinfo", "sched_getaffinity", "statx"];
 
 describe.skipIf(skip)(
   `cluster recording on a simulated node (${skip ?? "fake API server, real Redis, auditd, runc"})`,
@@ -207,6 +221,7 @@ describe.skipIf(skip)(
       name: string,
       app: string,
       mergeStrategy?: "None" | "Containers",
+      recorder: "Logs" | "Bpf" = "Logs",
     ): Promise<void> {
       await custom.createNamespacedCustomObject({
         group: GROUP,
@@ -219,7 +234,7 @@ describe.skipIf(skip)(
           metadata: { name },
           spec: {
             kind: "SeccompProfile",
-            recorder: "Logs",
+            recorder,
             podSelector: { matchLabels: { app } },
             ...(mergeStrategy === undefined ? {} : { mergeStrategy }),
           },
@@ -290,11 +305,12 @@ describe.skipIf(skip)(
     async function startContainer(
       pod: Pod,
       script: string,
+      seccomp: "trace" | "none" = "trace",
     ): Promise<{ runcId: string; done: Promise<{ status: number | null; stderr: string }> }> {
       const uid = pod.metadata?.uid ?? randomUUID();
       const id = randomBytes(32).toString("hex");
       const bundle = await runcBundle(["/bin/sh", "-c", script], {
-        seccomp: TRACE_SECCOMP,
+        ...(seccomp === "trace" ? { seccomp: TRACE_SECCOMP } : {}),
         cgroupsPath: `/kubepods/besteffort/pod${uid}/${id}`,
         id: `e2e-${id.slice(0, 12)}`,
       });
@@ -329,8 +345,12 @@ describe.skipIf(skip)(
     }
 
     /** Runs the pod's container to its end (exit 0 expected). */
-    async function runContainer(pod: Pod, script: string): Promise<void> {
-      const container = await (await startContainer(pod, script)).done;
+    async function runContainer(
+      pod: Pod,
+      script: string,
+      seccomp: "trace" | "none" = "trace",
+    ): Promise<void> {
+      const container = await (await startContainer(pod, script, seccomp)).done;
       expect(container.status, container.stderr).toBe(0);
     }
 
@@ -376,6 +396,8 @@ describe.skipIf(skip)(
             SECPROF_METRICS_PORT: String(metricsPort),
             SECPROF_METRICS_HOST: "127.0.0.1",
             SECPROF_FLUSH_MS: "500",
+            SECPROF_RECORDERS: "logs,bpf",
+            SECPROF_BPF_INTERVAL_MS: "500",
           },
           recorderLog,
         ),
@@ -392,7 +414,7 @@ describe.skipIf(skip)(
         ),
       );
       // One namespace per scenario, so that no recording selects another scenario's pods.
-      for (const name of ["shop", "replicas", "snap", "bare"]) {
+      for (const name of ["shop", "replicas", "snap", "bare", "ebpf", "short"]) {
         await core.createNamespace({
           body: { metadata: { name, labels: { "spo.x-k8s.io/enable-recording": "true" } } },
         });
@@ -585,6 +607,54 @@ describe.skipIf(skip)(
         "spo.x-k8s.io/recording-namespace": "bare",
       });
       expect(profile.spec.syscalls?.[0]?.names).toEqual(expect.arrayContaining(EXPECTED));
+    }, 120_000);
+    it("records a Bpf pod without changing it: no trace profile, syscalls from the kernel per mount namespace", async () => {
+      onTestFailed(async () => {
+        console.error(await diagnostics());
+      });
+      const rec = `bpf-${RUN}`;
+      await createRecording("ebpf", rec, "bpf", "None", "Bpf");
+      const pod = await createPod("ebpf", "bpf", "bpf");
+      // No seccomp profile at all: nothing is logged by the kernel's audit, only eBPF sees the calls.
+      await runContainer(pod, `${WORK}; sleep 1`, "none");
+      await setPhase(pod, "Succeeded");
+      const profile = await profileNamed(`${rec}-app`);
+      expect(profile.metadata.labels).toEqual({
+        "spo.x-k8s.io/recording-id": rec,
+        "spo.x-k8s.io/container-id": "app",
+        "spo.x-k8s.io/recording-namespace": "ebpf",
+      });
+      // eBPF aggregates per namespace in the kernel: the millisecond-long commands are in too.
+      expect(profile.spec.syscalls?.[0]?.names).toEqual(
+        expect.arrayContaining([...EXPECTED, ...SHORT_LIVED]),
+      );
+      const live = await core.readNamespacedPod({ namespace: "ebpf", name: "bpf" });
+      expect(live.spec?.containers[0]?.securityContext).toBeUndefined();
+      expect(live.spec?.securityContext ?? {}).toEqual({});
+    }, 120_000);
+
+    it("attributes Logs records of commands that exit within milliseconds (exec tracker)", async () => {
+      onTestFailed(async () => {
+        console.error(await diagnostics());
+      });
+      const rec = `short-${RUN}`;
+      await createRecording("short", rec, "short", "None");
+      const pod = await createPod("short", "short", "short");
+      const before = await attributionCounters(metricsPort);
+      // 30 rounds of the pipeline: each command lives a few milliseconds.
+      await runContainer(pod, `for i in $(seq 30); do ${WORK}; done; sleep 1`);
+      await endPods(pod);
+      const profile = await profileNamed(`${rec}-app`);
+      expect(profile.spec.syscalls?.[0]?.names).toEqual(
+        expect.arrayContaining([...EXPECTED, ...SHORT_LIVED]),
+      );
+      const after = await attributionCounters(metricsPort);
+      const viaMntns = (after.viaMntns ?? 0) - (before.viaMntns ?? 0);
+      const exited = (after.exited ?? 0) - (before.exited ?? 0);
+      console.log(
+        `short-lived commands: ${viaMntns} records attributed via the exec tracker, ${exited} residual misses`,
+      );
+      expect(viaMntns).toBeGreaterThan(0);
     }, 120_000);
   },
 );

@@ -173,6 +173,8 @@ export class AttributionResolver<E> {
   readonly #cache: Lru<number, Identity>;
   readonly #mntns: Lru<number, MntnsEntry>;
   readonly #hostMntns: Lru<number, true>;
+  /** pid 1's and this process's namespaces: the host's for sure, whatever runs in them later. */
+  readonly #ownMntns = new Set<number>();
   readonly #backlog = new Map<string, BacklogEntry<E>>();
   readonly #backlogByContainer = new Map<string, Set<string>>();
   readonly #unsubscribe: () => void;
@@ -217,7 +219,9 @@ export class AttributionResolver<E> {
     // unreadable (no CAP_SYS_PTRACE over pid 1, a fake proc root): host processes teach the rest.
     for (const who of [1, "self"] as const) {
       const r = this.reader.mntns(who);
-      if (r.ok) this.#hostMntns.set(r.value, true);
+      if (!r.ok) continue;
+      this.#hostMntns.set(r.value, true);
+      this.#ownMntns.add(r.value);
     }
     this.#unsubscribe = this.#index.subscribe((change) => this.#onIndexChange(change));
   }
@@ -309,6 +313,42 @@ export class AttributionResolver<E> {
     return { kind: "exited", pidReused: true };
   }
 
+  /**
+   * The kernel saw `pid` (a child of `ppid`) in mount namespace `mntns` — an eBPF exec event, or a
+   * /proc scan. Teaches the namespace's container from the process itself or, when it is gone
+   * already, from its parent: a child starts in its parent's cgroup, and leaving a container's
+   * cgroup takes privileges a container does not have. Returns whether the namespace is now known.
+   *
+   * An exec is where a runtime's init process turns into the workload: runc init is resolved while
+   * it still sits in the host namespace (or before it joined the container's cgroup), so a cached
+   * answer for the same process would be stale. Negative answers are dropped and read again;
+   * positive ones take the namespace the kernel reported.
+   *
+   * Namespace inodes are reused: one marked as a host process's may now be a container's. When
+   * the process itself is in a container's cgroup and /proc confirms it is in `mntns` now, that
+   * fresh evidence lifts the mark (never for the host's own namespaces, pid 1's and ours).
+   */
+  learnMntns(pid: number, mntns: number, ppid?: number): boolean {
+    for (const who of ppid === undefined ? [pid] : [pid, ppid]) {
+      const cached = this.#cache.peek(who);
+      if (who === pid && cached !== undefined && cached.container === undefined) this.#cache.delete(who);
+      const r = this.lookupPid(who);
+      if (r.kind === "not-container") return false;
+      if (r.kind !== "container") continue;
+      const id = this.#cache.peek(who);
+      if (id === undefined || id.container === undefined) return false;
+      if (this.#hostMntns.peek(mntns) !== undefined) {
+        const now = who === pid ? this.reader.mntns(pid) : undefined;
+        if (now?.ok !== true || now.value !== mntns || this.#ownMntns.has(mntns)) return false;
+        this.#hostMntns.delete(mntns);
+      }
+      if (who === pid) id.mntns = mntns;
+      this.#learn(mntns, id.container, `${id.pid}:${id.start}`);
+      return true;
+    }
+    return false;
+  }
+
   /** Container (and pod, when the index knows it) of a mount namespace learned from a resolved pid. */
   lookupMntns(mntns: number): { container: CgroupContainer; pod: PodContainerRef | undefined } | undefined {
     const m = this.#mntns.peek(mntns);
@@ -397,10 +437,15 @@ export class AttributionResolver<E> {
       return;
     }
     if (this.#hostMntns.peek(id.mntns) !== undefined) return;
-    const prev = this.#mntns.peek(id.mntns);
+    this.#learn(id.mntns, id.container, `${id.pid}:${id.start}`);
+  }
+
+  #learn(mntns: number, container: CgroupContainer, key: string): void {
+    const prev = this.#mntns.peek(mntns);
     if (prev === undefined) this.#s.mntnsLearned++;
-    else if (prev.container.containerId !== id.container.containerId) this.#s.mntnsRemapped++;
-    this.#mntns.set(id.mntns, { container: id.container, key: `${id.pid}:${id.start}` });
+    else if (prev.container.containerId !== container.containerId) this.#s.mntnsRemapped++;
+    else if (prev.key === key) return;
+    this.#mntns.set(mntns, { container, key });
   }
 
   #attribute(

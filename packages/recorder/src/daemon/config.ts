@@ -18,5 +18,15 @@ export const RecorderConfig = z.object({
     .default("logs")
     .transform((s) => new Set(s.split(",").map((x) => x.trim())))
     .pipe(z.set(z.enum(["logs", "bpf"]))),
+  /** bpftrace executable (recorder: Bpf, and the exec tracker). */
+  SECPROF_BPFTRACE: z.string().default("bpftrace"),
+  /** How often the eBPF syscall map is read: bounds how late a Bpf-recorded syscall is sent. */
+  SECPROF_BPF_INTERVAL_MS: int(1000),
+  /**
+   * Exec tracker for Logs mode (attributes processes that exit before /proc is read). `auto`:
+   * used when bpftrace starts, else the recorder runs without it (misses are counted); `on`: a
+   * failure to start is fatal; `off`. With the Bpf recorder on, its own exec events feed it.
+   */
+  SECPROF_EXEC_TRACKER: z.enum(["auto", "on", "off"]).default("auto"),
 });
 export type RecorderConfig = z.infer<typeof RecorderConfig>;
