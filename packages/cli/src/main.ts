@@ -2,6 +2,7 @@
 import { access, readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import {
+  activeLsms,
   BpfRecorder,
   LogsRecorder,
   RUNC_INIT_COMM,
@@ -16,7 +17,7 @@ import { install } from "./commands/install.js";
 import { mergeCommand } from "./commands/merge.js";
 import { openInput, parseStream } from "./commands/parse.js";
 import { pull } from "./commands/pull.js";
-import { type RecorderName, record } from "./commands/record.js";
+import { parseKinds, type RecorderName, type RecordKind, record } from "./commands/record.js";
 
 // Composition root: the only place that reads process state and wires commands to real I/O.
 const program = new Command("secprof")
@@ -69,23 +70,46 @@ program
     ).choices(["runc"]),
   )
   .option("--audit-log <file>", "audit log the logs recorder follows", "/var/log/audit/audit.log")
+  .option(
+    "--kind <kinds>",
+    "profile kinds to write, comma-separated: seccomp, apparmor, selinux (says which this recorder cannot produce here)",
+    parseKinds,
+    ["seccomp"] as RecordKind[],
+  )
   .argument("<cmd...>", "the command (after --)")
   .passThroughOptions()
   .action(
     async (
       argv: string[],
-      opts: { recorder?: RecorderName; name: string; out: string; for?: "runc"; auditLog: string },
+      opts: {
+        recorder?: RecorderName;
+        name: string;
+        out: string;
+        for?: "runc";
+        auditLog: string;
+        kind: RecordKind[];
+      },
     ) => {
       const logs = (runtimeComm?: string) =>
         new LogsRecorder({ auditLog: opts.auditLog, ...(runtimeComm === undefined ? {} : { runtimeComm }) });
       let interrupts = 0;
       process.exitCode = await record(
-        { recorder: opts.recorder ?? "bpf", name: opts.name, out: opts.out, forRuntime: opts.for, argv },
         {
-          makeRecorder: (name, inContainer) => {
+          recorder: opts.recorder ?? "bpf",
+          name: opts.name,
+          out: opts.out,
+          forRuntime: opts.for,
+          argv,
+          kinds: opts.kind,
+        },
+        {
+          makeRecorder: (name, inContainer, kinds) => {
             if (name === "logs") return logs(inContainer ? RUNC_INIT_COMM : undefined);
-            return new BpfRecorder(inContainer, process.env.SECPROF_BPFTRACE);
+            return new BpfRecorder(inContainer, process.env.SECPROF_BPFTRACE, {
+              apparmor: kinds.includes("apparmor"),
+            });
           },
+          lsms: activeLsms(),
           calibrateRunc: async (recorder) => {
             const runc = await resolveCommand("runc", process.env.PATH);
             if (!runc.ok) return "runc is not installed";

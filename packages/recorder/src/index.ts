@@ -1,5 +1,6 @@
 export * from "./kube/pod-index.js";
 export { BpfRecorder } from "./local/bpf-recorder.js";
+export { type ActiveLsms, activeLsms } from "./local/kernel-lsm.js";
 export * from "./local/local-recorder.js";
 export { LogsRecorder } from "./local/logs-recorder.js";
 export { resolveCommand } from "./local/resolve-command.js";
@@ -14,3 +15,8 @@ export {
   runcRecording,
 } from "./runtime/record-in-runc.js";
 export * from "./runtime/runc.js";
+export {
+  AppArmorBpfSource,
+  type AppArmorBpfSourceOptions,
+  type AppArmorSourceStats,
+} from "./sources/bpf/apparmor-source.js";

@@ -23,6 +23,7 @@ import {
   selinuxProfileCR,
 } from "@secprof/core";
 import {
+  type ActiveLsms,
   type LocalRecorder,
   type RunResult,
   type RuntimeCalibration,
@@ -30,6 +31,7 @@ import {
   runcRecording,
   runLocal,
 } from "@secprof/recorder";
+import { InvalidArgumentError } from "commander";
 import { stringify } from "yaml";
 import { writeFilesAtomically } from "./write-files.js";
 
@@ -41,11 +43,15 @@ export interface RecordOptions {
   out: string;
   forRuntime: "runc" | undefined;
   argv: string[];
+  /** Profile kinds to write (default: seccomp only). */
+  kinds?: readonly RecordKind[];
 }
 
 export interface RecordDeps {
-  /** `inContainer`: CMD is an OCI runtime starting the container to record. */
-  makeRecorder: (name: RecorderName, inContainer: boolean) => LocalRecorder;
+  /** `inContainer`: CMD is an OCI runtime starting the container to record; `kinds`: what to record. */
+  makeRecorder: (name: RecorderName, inContainer: boolean, kinds: readonly RecordKind[]) => LocalRecorder;
+  /** The MAC LSMs active in this kernel (whose audit records the log-based kinds need). */
+  lsms: ActiveLsms;
   /** runc's post-filter syscalls measured over many runs on this machine (ADR 0002). */
   calibrateRunc: (recorder: RecorderName) => Promise<RuntimeCalibration | string>;
   env: NodeJS.ProcessEnv;
@@ -71,13 +77,14 @@ async function startRecorder(
   wanted: RecorderName,
   explicit: boolean,
   inContainer: boolean,
+  kinds: readonly RecordKind[],
 ): Promise<LocalRecorder | string> {
-  const first = deps.makeRecorder(wanted, inContainer);
+  const first = deps.makeRecorder(wanted, inContainer, kinds);
   const problem = await first.start();
   if (problem === undefined) return first;
   if (explicit) return `the ${wanted} recorder cannot run: ${problem}`;
   const otherName: RecorderName = wanted === "bpf" ? "logs" : "bpf";
-  const other = deps.makeRecorder(otherName, inContainer);
+  const other = deps.makeRecorder(otherName, inContainer, kinds);
   const otherProblem = await other.start();
   if (otherProblem !== undefined)
     return `no recorder can run here.\n  ${wanted}: ${problem}\n  ${otherName}: ${otherProblem}`;
@@ -119,7 +126,8 @@ export async function record(
   const resolved = await resolveCommand(cmd, inContainer ? CONTAINER_PATH : deps.env.PATH);
   if (!resolved.ok) return fail(deps, resolved.message, resolved.code);
 
-  const rec = await startRecorder(deps, opts.recorder, recorderExplicit, inContainer);
+  const kinds = opts.kinds ?? ["seccomp"];
+  const rec = await startRecorder(deps, opts.recorder, recorderExplicit, inContainer, kinds);
   if (typeof rec === "string") return fail(deps, rec, 1);
   if (inContainer && rec.name === "bpf")
     deps.stderr.write(
@@ -149,15 +157,79 @@ export async function record(
     calibration === undefined
       ? { workload: run.result.syscalls }
       : { workload: run.result.syscalls, runtime: calibration.syscalls };
-  const files = renderSeccomp(opts.name, rec.name, sources, run);
+  const files = kinds.includes("seccomp") ? renderSeccomp(opts.name, rec.name, sources, run) : new Map();
+  const extra = recordedKinds(opts.name, kinds, rec.name, run, deps.lsms);
+  for (const [f, content] of extra.files) files.set(f, content);
   try {
     await writeFilesAtomically(opts.out, files);
   } catch (err) {
     fail(deps, (err as Error).message, EXIT_WRITE_FAILED);
     return EXIT_WRITE_FAILED;
   }
-  deps.stderr.write(summary(opts, rec.name, sources, run, files));
+  deps.stderr.write(summary(opts, rec.name, sources, run, files, extra));
   return run.exitCode;
+}
+
+/**
+ * Why `recorder` cannot produce `kind` on this kernel, or undefined when it can. SELinux
+ * profiles come from AVC records and AppArmor ones (for the logs recorder) from
+ * `apparmor="ALLOWED"` records: both exist only when that LSM is active.
+ */
+export function kindUnavailable(
+  kind: RecordKind,
+  recorder: RecorderName,
+  lsms: ActiveLsms,
+): string | undefined {
+  if (kind === "seccomp") return undefined;
+  if (kind === "apparmor") {
+    if (recorder === "bpf") return undefined;
+    return lsms.apparmor
+      ? "the logs recorder does not confine CMD in a complain-mode AppArmor profile in local mode; use --recorder bpf"
+      : 'AppArmor is not active in this kernel, so there are no apparmor="ALLOWED" records to read; use --recorder bpf';
+  }
+  if (recorder === "bpf")
+    return "SELinux profiles are built from AVC records in the audit log; eBPF does not see SELinux decisions (use --recorder logs on an SELinux kernel)";
+  return lsms.selinux
+    ? "the logs recorder does not run CMD in the permissive recording domain in local mode, so its AVCs cannot be told apart"
+    : "SELinux is not active in this kernel, so there are no AVC records to build a policy from";
+}
+
+interface RecordedKinds extends RenderedKinds {
+  /** Requested kinds this recorder could not produce here, with why. */
+  unavailable: string[];
+}
+
+/** The AppArmor and SELinux files of a local recording, and the kinds it could not produce. */
+function recordedKinds(
+  name: string,
+  kinds: readonly RecordKind[],
+  recorder: RecorderName,
+  run: RunResult,
+  lsms: ActiveLsms,
+): RecordedKinds {
+  const unavailable: string[] = [];
+  const render: RecordKind[] = [];
+  const inputs: KindInputs = { annotations: { [`${ANNOTATION_PREFIX}/recorder`]: recorder } };
+  const notes: string[] = [];
+  for (const kind of kinds) {
+    if (kind === "seccomp") continue;
+    const why = kindUnavailable(kind, recorder, lsms);
+    if (why !== undefined) {
+      unavailable.push(`${kind}: ${why}`);
+      continue;
+    }
+    const aa = run.result.apparmor;
+    if (kind === "apparmor" && aa !== undefined) {
+      if ("unavailable" in aa) unavailable.push(`apparmor: ${aa.unavailable}`);
+      else {
+        inputs.apparmor = { facts: aa.facts, loss: aa.loss };
+        for (const why of aa.incomplete) notes.push(`apparmor: INCOMPLETE, ${why}`);
+        render.push(kind);
+      }
+    } else unavailable.push(`${kind}: the ${recorder} recorder did not record it`);
+  }
+  const r = renderKinds(name, render, inputs);
+  return { ...r, notes: [...notes, ...r.notes], unavailable };
 }
 
 function renderSeccomp(
@@ -191,6 +263,7 @@ function summary(
   sources: SeccompSources,
   run: RunResult,
   files: Map<string, string>,
+  extra: RecordedKinds,
 ): string {
   const prov = seccompProvenance(sources);
   const spec = seccompSpec(sources);
@@ -209,12 +282,27 @@ function summary(
     lines.push("  INCOMPLETE: the profile may miss syscalls:");
     for (const why of run.result.incomplete) lines.push(`    - ${why}`);
   }
+  for (const n of extra.notes) lines.push(`  note:    ${n}`);
+  for (const p of extra.problems) lines.push(`  NOT WRITTEN: ${p}`);
+  for (const u of extra.unavailable) lines.push(`  cannot record ${u}`);
   return `${lines.join("\n")}\n`;
 }
 
 // ─── AppArmor and SELinux renderings (for `--kind seccomp,apparmor,selinux`) ────────────────
 
-export type RecordKind = "seccomp" | "apparmor" | "selinux";
+export const RECORD_KINDS = ["seccomp", "apparmor", "selinux"] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+
+/** `--kind seccomp,apparmor`: known kinds, each once, in the canonical order. */
+export function parseKinds(value: string): RecordKind[] {
+  const asked = value.split(",").map((k) => k.trim());
+  const unknown = asked.filter((k) => !(RECORD_KINDS as readonly string[]).includes(k));
+  if (unknown.length > 0 || asked.length === 0)
+    throw new InvalidArgumentError(
+      `unknown kind(s) ${unknown.join(", ")}: choose from ${RECORD_KINDS.join(", ")}`,
+    );
+  return RECORD_KINDS.filter((k) => asked.includes(k));
+}
 
 export interface KindInputs {
   /** AppArmor facts: `AppArmorRecorder.facts(mntns)` or `factsFromApparmorEvents(...).facts`. */

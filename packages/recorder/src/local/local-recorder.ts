@@ -1,4 +1,4 @@
-import type { LossCounters, SyscallSet } from "@secprof/core";
+import type { AppArmorFactsInput, AppArmorLoss, LossCounters, SyscallSet } from "@secprof/core";
 
 /** How to start CMD so that the recorder attributes it (and only it). */
 export interface Launch {
@@ -8,6 +8,11 @@ export interface Launch {
   statusFd: boolean;
 }
 
+/** AppArmor facts of CMD's mount namespace, or why the recorder could not record them. */
+export type AppArmorResult =
+  | { facts: AppArmorFactsInput; loss: AppArmorLoss; incomplete: string[] }
+  | { unavailable: string };
+
 export interface LocalResult {
   /** What the workload did. */
   syscalls: SyscallSet;
@@ -16,6 +21,8 @@ export interface LocalResult {
   loss: LossCounters;
   /** Why the profile may be incomplete, in words (empty when nothing was lost). */
   incomplete: string[];
+  /** Only when AppArmor facts were asked for. */
+  apparmor?: AppArmorResult;
 }
 
 export interface Progress {
