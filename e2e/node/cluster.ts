@@ -90,12 +90,36 @@ export class SimCluster {
   }
 
   /** The pod object as a client would submit it: on node1, one container `app`; `name` ending in `-` is a generateName. */
-  static podBody(name: string, app: string): Pod {
+  static podBody(name: string, app: string, node = NODE): Pod {
     const metadata = name.endsWith("-") ? { generateName: name } : { name };
     return {
       metadata: { ...metadata, labels: { app } },
-      spec: { nodeName: NODE, containers: [{ name: "app", image: "host" }] },
+      spec: { nodeName: node, containers: [{ name: "app", image: "host" }] },
     };
+  }
+
+  /** Reports the pod's container `app` running as `containerd://<id>` (what the kubelet does after starting it). */
+  async reportRunning(pod: Pod, id: string): Promise<void> {
+    await this.core.replaceNamespacedPodStatus({
+      namespace: pod.metadata?.namespace ?? "",
+      name: pod.metadata?.name ?? "",
+      body: {
+        ...pod,
+        status: {
+          phase: "Running",
+          containerStatuses: [
+            {
+              name: "app",
+              containerID: `containerd://${id}`,
+              image: "host",
+              imageID: "",
+              ready: true,
+              restartCount: 0,
+            },
+          ],
+        },
+      },
+    });
   }
 
   async createPod(
@@ -157,26 +181,7 @@ export class SimCluster {
       id: `e2e-${id.slice(0, 12)}`,
     });
     try {
-      await this.core.replaceNamespacedPodStatus({
-        namespace: pod.metadata?.namespace ?? "",
-        name: pod.metadata?.name ?? "",
-        body: {
-          ...pod,
-          status: {
-            phase: "Running",
-            containerStatuses: [
-              {
-                name: "app",
-                containerID: `containerd://${id}`,
-                image: "host",
-                imageID: "",
-                ready: true,
-                restartCount: 0,
-              },
-            ],
-          },
-        },
-      });
+      await this.reportRunning(pod, id);
       await new Promise((r) => setTimeout(r, 1000));
     } catch (err) {
       await bundle.cleanup();

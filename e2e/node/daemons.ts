@@ -55,11 +55,16 @@ export class DaemonProcess {
     return metricsWith(this.metricsPort, prefix);
   }
 
-  /** One sample of a metric line, e.g. `secprof_recorder_audit_log{what="truncations"}` (0 if absent). */
-  async metric(series: string): Promise<number> {
+  /** The value of metric `name` whose labels include `labels` (0 if there is none). */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
     const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
-    const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-    return line === undefined ? 0 : Number(line.slice(series.length + 1));
+    const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+    const line = text.split("\n").find((l) => {
+      if (!l.startsWith(`${name}{`) && !l.startsWith(`${name} `)) return false;
+      const labelText = l.slice(name.length, l.lastIndexOf(" "));
+      return want.every((w) => labelText.includes(w));
+    });
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
   }
 
   diagnostics(): string {
