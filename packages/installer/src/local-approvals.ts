@@ -11,7 +11,7 @@ import { z } from "zod";
 import { readFileNoFollow, withFileLock, writeFileAtomic } from "./local-file.js";
 
 /**
- * Single-host approval store: one JSON file (default `<dir>/.secprof/approvals.json`, mode 0600,
+ * Single-host approval store: one JSON file (default `<dir>/.secprof/approvals.json`, mode 0644,
  * in a 0700 directory), written atomically under a lock file.
  *
  * - `approvals`: the append-only log of ApprovalRecords (core/approval), newest last; the latest
@@ -22,7 +22,9 @@ import { readFileNoFollow, withFileLock, writeFileAtomic } from "./local-file.js
  *
  * A missing file is an empty store; a corrupt one is an error (fail closed: nothing counts as
  * approved, and nothing overwrites it).
- * Trust: anyone who can write this file can approve. Keep it root-owned (it is created 0600).
+ * Trust: anyone who can write this file can approve. Keep it root-owned. It is created 0644: it
+ * holds no secret, and the unprivileged installer (uid 65535 in the privilege split) must read it
+ * (make its directory 0755 for that; `.secprof/` is created 0700).
  */
 
 export const ApprovalFile = z.object({
@@ -84,7 +86,7 @@ export class LocalApprovalStore {
       const out = fn(f);
       if (out !== undefined) {
         ApprovalFile.parse(f);
-        await writeFileAtomic(this.file, `${JSON.stringify(f, null, 2)}\n`, 0o600);
+        await writeFileAtomic(this.file, `${JSON.stringify(f, null, 2)}\n`, 0o644);
       }
       return out;
     });

@@ -35,7 +35,7 @@ describe("local approval store", () => {
       ["alice", undefined],
       ["bob", "carol"],
     ]);
-    expect((await stat(store.file)).mode & 0o777).toBe(0o600);
+    expect((await stat(store.file)).mode & 0o777).toBe(0o644);
     expect((await stat(path.dirname(store.file))).mode & 0o777).toBe(0o700);
     expect((await readdir(path.dirname(store.file))).filter((n) => n !== "approvals.json")).toEqual([]);
   });

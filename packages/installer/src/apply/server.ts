@@ -135,7 +135,8 @@ export async function startApplyServer(opts: ApplyServerOptions): Promise<Server
   };
 
   await unlink(opts.socket).catch(() => {});
-  const server = createServer(serve);
+  // allowHalfOpen: the client ends its side after the request; the answer still has to go out.
+  const server = createServer({ allowHalfOpen: true }, serve);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.socket, () => resolve());
