@@ -7,13 +7,16 @@ import { loadConfig, newRegistry, observabilityServer, RecordingWatcher } from "
 import { pino } from "pino";
 import { Counter, Gauge } from "prom-client";
 import { AttributionResolver } from "./attribution/resolver.js";
+import { BpfSyscallAttributor } from "./daemon/bpf-syscalls.js";
 import { RecorderConfig } from "./daemon/config.js";
+import { EXEC_TRACKER_PROGRAM, ExecTracker } from "./daemon/exec-tracker.js";
 import { RecorderCore } from "./daemon/recorder-core.js";
 import { RecorderLoss } from "./daemon/recorder-loss.js";
 import { KubePodIndex } from "./kube/pod-index.js";
 import { BullmqObservationQueue } from "./queue/bullmq-queue.js";
 import { DeltaBatcher } from "./queue/delta-batcher.js";
 import { AuditLogFollower } from "./sources/audit-log-follower.js";
+import { BpftraceSource, type BpftraceSourceOptions } from "./sources/bpf/bpftrace-source.js";
 import { loadCheckpoint, resumeFrom, saveCheckpoint } from "./sources/checkpoint-store.js";
 
 const log = pino({ name: "secprof-recorder" });
@@ -54,6 +57,16 @@ const resolver = new AttributionResolver<RawEvent>({
   onAttributed: core.onAuditEvent,
   onError: (err) => log.warn({ err }, "attribution sink"),
 });
+const tracker = new ExecTracker({ resolver });
+const bpfSyscalls = new BpfSyscallAttributor({
+  resolver,
+  tracker,
+  deliver: (pod, arch, name) => core.onBpfSyscall(pod, arch, name),
+});
+const logsMode = cfg.SECPROF_RECORDERS.has("logs");
+const bpfMode = cfg.SECPROF_RECORDERS.has("bpf");
+/** Set once bpftrace is attached (below). */
+let bpf: BpftraceSource | undefined;
 
 const parser = new AuditParser({ format: "auditd" });
 const registry = newRegistry("recorder");
@@ -91,6 +104,35 @@ new Gauge({
   },
 });
 new Gauge({
+  name: "secprof_recorder_exec_tracker",
+  help: "exec tracker counters (execs seen, namespaces learned) and pids remembered",
+  labelNames: ["what"],
+  registers: [registry],
+  collect() {
+    for (const [what, n] of Object.entries(tracker.stats())) this.set({ what }, n);
+  },
+});
+new Gauge({
+  name: "secprof_recorder_bpf",
+  help: "eBPF source (kernel lost events, full-map snapshots, drops) and namespace attribution counters",
+  labelNames: ["what"],
+  registers: [registry],
+  collect() {
+    const s = bpfSyscalls.stats();
+    for (const [what, n] of Object.entries(s)) if (typeof n === "number") this.set({ what }, n);
+    for (const [what, n] of Object.entries(s.misses)) this.set({ what: `miss_${what}` }, n);
+    const src = bpf?.stats;
+    if (src === undefined) return;
+    this.set({ what: "kernel_lost" }, src.kernelLost);
+    this.set({ what: "map_full_snapshots" }, src.mapFullSnapshots);
+    this.set({ what: "map_keys" }, src.mapKeys);
+    this.set(
+      { what: "lines_dropped" },
+      Object.values(src.dropped).reduce((a, b) => a + b, 0),
+    );
+  },
+});
+new Gauge({
   name: "secprof_recorder_queue",
   help: "observation queue counters (sent, spooled, pending, …)",
   labelNames: ["what"],
@@ -108,31 +150,90 @@ http.listen(cfg.SECPROF_METRICS_PORT, cfg.SECPROF_METRICS_HOST, () =>
 );
 
 podIndex.onPodEnded((pod) => {
-  core.podEnded(pod).catch((err: unknown) => log.error({ err, pod: pod.name }, "pod end"));
+  // With eBPF, a pod's last syscalls reach us with the next read of the kernel map: wait for it
+  // (the kubelet reports the end after the containers exited), so they precede `ended`.
+  const settled =
+    bpf !== undefined && bpfMode
+      ? bpfSyscalls.nextSnapshot(2 * cfg.SECPROF_BPF_INTERVAL_MS + 1000)
+      : Promise.resolve();
+  settled
+    .then(() => core.podEnded(pod))
+    .catch((err: unknown) => log.error({ err, pod: pod.name }, "pod end"));
 });
 await Promise.all([podIndex.start(), recordings.start()]);
+
+// eBPF: the syscall recorder (recorder: Bpf), whose exec events also feed the exec tracker; or,
+// in Logs mode only, the exec tracker's own one-probe program.
+// pid 1's namespace is the host's (hostPID); where pid 1 is out of reach, ours stands in for it.
+const pid1Mntns = resolver.reader.mntns(1);
+const hostMntns = pid1Mntns.ok ? pid1Mntns : resolver.reader.mntns("self");
+const bpfOptions: BpftraceSourceOptions = {
+  bpftrace: cfg.SECPROF_BPFTRACE,
+  intervalMs: cfg.SECPROF_BPF_INTERVAL_MS,
+  onWarning: (message) => log.warn({ source: "bpftrace" }, message),
+  // The host's own processes are never recorded: skipped in the kernel, as SPO does.
+  ...(hostMntns.ok ? { excludeMntns: hostMntns.value } : {}),
+};
+let source: BpftraceSource | undefined;
+if (bpfMode) {
+  // Count mode, not "seen" mode: the kernel reuses a freed mount namespace's inode for the next
+  // one at once, and in seen mode a key an earlier namespace set is never reported again, so a
+  // new container on a reused inode would record (almost) nothing. Counts grow on every call, so
+  // every snapshot reports what each namespace called since the last one (~100 ns more per call).
+  source = new BpftraceSource({ ...bpfOptions, counts: true });
+  source.onEvent(bpfSyscalls.onEvent);
+} else if (logsMode && cfg.SECPROF_EXEC_TRACKER !== "off") {
+  source = new BpftraceSource({ ...bpfOptions, program: EXEC_TRACKER_PROGRAM });
+  source.onEvent((e) => {
+    if (e.type === "exec") tracker.onExec(e);
+  });
+}
+if (source !== undefined) {
+  const started = await source.start();
+  if (!started.ok) {
+    const fatal = bpfMode || cfg.SECPROF_EXEC_TRACKER === "on";
+    const what = bpfMode ? "the eBPF recorder" : "the exec tracker";
+    log[fatal ? "error" : "warn"](
+      { problem: started.problem, stderr: started.stderr },
+      `${what} did not start${fatal ? "" : ": short-lived processes may go unattributed"}`,
+    );
+    if (fatal) process.exit(1);
+  } else {
+    bpf = source;
+    log.info({ ms: Math.round(started.ms), command: source.command }, "bpftrace attached");
+  }
+}
+
 const resumed = resumeFrom(await loadCheckpoint(cfg.SECPROF_CHECKPOINT));
-const follower = await AuditLogFollower.open({
-  path: cfg.SECPROF_AUDIT_LOG,
-  from: resumed.from,
-  startAt: resumed.startAt,
-  onEvent: (event) => {
-    log.info({ event }, "audit log");
-    loss.onFollowEvent(event);
-  },
-});
+const follower = logsMode
+  ? await AuditLogFollower.open({
+      path: cfg.SECPROF_AUDIT_LOG,
+      from: resumed.from,
+      startAt: resumed.startAt,
+      onEvent: (event) => {
+        log.info({ event }, "audit log");
+        loss.onFollowEvent(event);
+      },
+    })
+  : undefined;
 new Gauge({
   name: "secprof_recorder_audit_log",
   help: "audit log follower counters (rotations, truncations, bytes read, long lines dropped)",
   labelNames: ["what"],
   registers: [registry],
   collect() {
-    for (const [what, n] of Object.entries(follower.stats)) this.set({ what }, n);
+    for (const [what, n] of Object.entries(follower?.stats ?? {})) this.set({ what }, n);
   },
 });
 following = true;
 log.info(
-  { node: cfg.NODE_NAME, auditLog: cfg.SECPROF_AUDIT_LOG, resumed: resumed.from !== undefined },
+  {
+    node: cfg.NODE_NAME,
+    recorders: [...cfg.SECPROF_RECORDERS],
+    execTracker: bpf !== undefined,
+    auditLog: logsMode ? cfg.SECPROF_AUDIT_LOG : undefined,
+    resumed: resumed.from !== undefined,
+  },
   "recorder started",
 );
 
@@ -147,9 +248,15 @@ const flush = async () => {
 };
 const events: ParsedEvent[] = [];
 const deliver = () => {
-  for (const { event } of events)
-    if (event.pid !== null)
-      resolver.submit(event.pid, event, event.ts === null ? {} : { eventTimeMs: event.ts });
+  for (const { event } of events) {
+    if (event.pid === null) continue;
+    const opts: { eventTimeMs?: number; mntns?: number } = {};
+    if (event.ts !== null) opts.eventTimeMs = event.ts;
+    // Used by the resolver only when the pid is gone (see ExecTracker).
+    const mntns = tracker.mntnsOf(event.pid, event.ts);
+    if (mntns !== undefined) opts.mntns = mntns;
+    resolver.submit(event.pid, event, opts);
+  }
   events.length = 0;
 };
 const timer = setInterval(() => {
@@ -158,6 +265,7 @@ const timer = setInterval(() => {
 
 let lineNo = 0;
 const pump = (async () => {
+  if (follower === undefined) return;
   for await (const batch of follower) {
     for (const line of batch.lines) parser.push(line, ++lineNo, events);
     linesRead.inc(batch.lines.length);
@@ -169,8 +277,9 @@ const pump = (async () => {
 const shutdown = async (signal: string) => {
   log.info({ signal }, "stopping");
   clearInterval(timer);
-  await follower.close();
+  await follower?.close();
   await pump;
+  await bpf?.stop();
   await flush();
   resolver.close();
   await Promise.all([podIndex.stop(), recordings.stop(), queue.close()]);
