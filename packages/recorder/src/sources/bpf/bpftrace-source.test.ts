@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { BpftraceSource, type BpftraceSourceOptions, COUNTS_PROGRAM_PATH } from "./bpftrace-source.js";
+import {
+  BpftraceSource,
+  type BpftraceSourceOptions,
+  CORE_LOADER_PATH,
+  CORE_OBJECT_PATH,
+  COUNTS_PROGRAM_PATH,
+} from "./bpftrace-source.js";
 import type { BpfEvent } from "./parse.js";
 
 // A stand-in for bpftrace (no root needed): prints the captured fixture up to the BEGIN marker,
@@ -41,6 +47,7 @@ head -n 2 "${FIXTURE}"
 while :; do relay; sleep 0.02; done`,
 );
 const fake = (name: string, opts: BpftraceSourceOptions = {}): BpftraceSourceOptions => ({
+  engine: "bpftrace",
   bpftrace: join(dir, name),
   marker: marker(name),
   pdeathsig: false,
@@ -118,13 +125,17 @@ describe("BpftraceSource with a stand-in bpftrace", () => {
       "fail",
       `echo "ERROR: bpftrace currently only supports running as the root user." >&2; exit 1`,
     );
-    const r = await new BpftraceSource({ bpftrace: failing, pdeathsig: false }).start();
+    const r = await new BpftraceSource({ engine: "bpftrace", bpftrace: failing, pdeathsig: false }).start();
     expect(r).toMatchObject({ ok: false, exit: { code: 1 } });
     expect(!r.ok && r.stderr).toMatch(/root user/);
   });
 
   it("reports a missing executable as a value", async () => {
-    const r = await new BpftraceSource({ bpftrace: join(dir, "nope"), pdeathsig: false }).start();
+    const r = await new BpftraceSource({
+      engine: "bpftrace",
+      bpftrace: join(dir, "nope"),
+      pdeathsig: false,
+    }).start();
     expect(r.ok).toBe(false);
     expect(!r.ok && r.problem).toMatch(/cannot run|exited before/);
   });
@@ -132,7 +143,12 @@ describe("BpftraceSource with a stand-in bpftrace", () => {
   it("times out a bpftrace that never attaches, and kills it", async () => {
     const hang = fakeBpftrace("hang", "exec sleep 30");
     const t0 = Date.now();
-    const r = await new BpftraceSource({ bpftrace: hang, pdeathsig: false, startTimeoutMs: 300 }).start();
+    const r = await new BpftraceSource({
+      engine: "bpftrace",
+      bpftrace: hang,
+      pdeathsig: false,
+      startTimeoutMs: 300,
+    }).start();
     expect(r).toMatchObject({ ok: false, problem: expect.stringMatching(/did not attach/) });
     expect(Date.now() - t0).toBeLessThan(5000);
   });
@@ -150,7 +166,15 @@ describe("BpftraceSource with a stand-in bpftrace", () => {
     expect(() => new BpftraceSource({ intervalMs: 0 })).toThrow(RangeError);
     expect(() => new BpftraceSource({ strlen: 4096 })).toThrow(RangeError);
     expect(
-      new BpftraceSource({ counts: true, excludeMntns: 4026531840, pdeathsig: false }).command.slice(-3),
+      new BpftraceSource({
+        engine: "bpftrace",
+        counts: true,
+        excludeMntns: 4026531840,
+        pdeathsig: false,
+      }).command.slice(-3),
     ).toEqual([COUNTS_PROGRAM_PATH, "1000", "4026531840"]);
+    expect(
+      new BpftraceSource({ engine: "libbpf", counts: true, excludeMntns: 7, pdeathsig: false }).command,
+    ).toEqual([CORE_LOADER_PATH, CORE_OBJECT_PATH, "1000", "7", "65536", "count"]);
   });
 });

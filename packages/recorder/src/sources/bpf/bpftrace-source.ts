@@ -10,13 +10,40 @@ import { type BpfEvent, DROP_REASONS, type DropReason, parseLine, SnapshotDiffer
 export const PROGRAM_PATH = fileURLToPath(new URL("./syscalls.bt", import.meta.url));
 export const COUNTS_PROGRAM_PATH = fileURLToPath(new URL("./syscalls-counts.bt", import.meta.url));
 
+/**
+ * The CO-RE build of the same program (core/, built by core/build.sh from scripts/setup) and its
+ * loader, which prints bpftrace's JSON lines. Build output is not copied into dist/: src/ and
+ * dist/ sit at the same depth, so one relative path reaches it from both.
+ */
+const CORE_OUT = new URL("../../../src/sources/bpf/core/out/", import.meta.url);
+export const CORE_LOADER_PATH = fileURLToPath(new URL("secprof-bpf", CORE_OUT));
+export const CORE_OBJECT_PATH = fileURLToPath(new URL("syscalls.bpf.o", CORE_OUT));
+
+/**
+ * "libbpf": the CO-RE program (tp_btf probes, no perf event: about half bpftrace's cost per
+ * syscall, see bench/README.md). "bpftrace": syscalls.bt / syscalls-counts.bt, or `program`.
+ * "auto": libbpf when it is built and no `program` is given, else bpftrace.
+ */
+export type BpfEngine = "auto" | "libbpf" | "bpftrace";
+
+/** The engine "auto" picks for these options. */
+export function resolveEngine(
+  opts: Pick<BpftraceSourceOptions, "engine" | "program">,
+): "libbpf" | "bpftrace" {
+  const engine = opts.engine ?? "auto";
+  if (engine !== "auto") return engine;
+  return opts.program === undefined && existsSync(CORE_LOADER_PATH) && existsSync(CORE_OBJECT_PATH)
+    ? "libbpf"
+    : "bpftrace";
+}
+
 export interface BpftraceSourceOptions {
   /** Snapshot interval, ms (10..60000). Bounds how late a newly seen syscall reaches userspace. Default 1000. */
   intervalMs?: number;
   /**
    * false (default): "seen" mode (syscalls.bt), one read-only map lookup per syscall; `count` is
    * 1 on first sight. true: per-CPU call counts (syscalls-counts.bt), a lookup and an update per
-   * syscall (about 100 ns more per call).
+   * syscall (about 100 ns more per call under bpftrace; no measurable difference under libbpf).
    */
   counts?: boolean;
   /** Mount namespace inode to skip in the kernel (e.g. the host's, as SPO does). Default: none. */
@@ -27,9 +54,11 @@ export interface BpftraceSourceOptions {
   strlen?: number;
   /** Pages per CPU of bpftrace's perf buffer (power of two). Default: bpftrace's own (64). */
   perfRbPages?: number;
-  /** bpftrace executable. Default "bpftrace" (from PATH). */
+  /** Which loader runs the program. Default "auto" (see BpfEngine). */
+  engine?: BpfEngine;
+  /** bpftrace executable (bpftrace engine). Default "bpftrace" (from PATH). */
   bpftrace?: string;
-  /** Program file. Default: the shipped syscalls.bt (or syscalls-counts.bt). */
+  /** bpftrace program file; implies the bpftrace engine under "auto". Default: the shipped syscalls.bt (or syscalls-counts.bt). */
   program?: string;
   /** Wrap bpftrace in `setpriv --pdeathsig KILL` (when setpriv exists) so it never outlives us. Default true. */
   pdeathsig?: boolean;
@@ -101,7 +130,8 @@ function intOption(name: string, v: number | undefined, dflt: number, min: numbe
 }
 
 /**
- * Runs syscalls.bt under bpftrace and turns its JSON lines into typed events: `syscalls` deltas
+ * Runs syscalls.bt under bpftrace, or its CO-RE build under core/'s loader (which prints the
+ * same lines), and turns its JSON lines into typed events: `syscalls` deltas
  * per (mount namespace, ABI, syscall), `exec` (pid → mount namespace), and `snapshot` markers.
  * Bad lines are counted as drops, never thrown.
  */
@@ -112,6 +142,7 @@ export class BpftraceSource {
   readonly #keysMax: number;
   readonly #strlen: number;
   readonly #rbPages: number | undefined;
+  readonly #engine: "libbpf" | "bpftrace";
   readonly #bpftrace: string;
   readonly #program: string;
   readonly #pdeathsig: boolean;
@@ -154,6 +185,7 @@ export class BpftraceSource {
     this.#strlen = intOption("strlen", opts.strlen, 200, 16, 200);
     this.#rbPages =
       opts.perfRbPages === undefined ? undefined : intOption("perfRbPages", opts.perfRbPages, 64, 1, 65_536);
+    this.#engine = resolveEngine(opts);
     this.#bpftrace = opts.bpftrace ?? "bpftrace";
     this.#program = opts.program ?? (this.#counts ? COUNTS_PROGRAM_PATH : PROGRAM_PATH);
     this.#pdeathsig = opts.pdeathsig ?? true;
@@ -166,18 +198,24 @@ export class BpftraceSource {
     });
   }
 
+  /** The engine this source runs. */
+  get engine(): "libbpf" | "bpftrace" {
+    return this.#engine;
+  }
+
   /** Command line that start() runs (for logs and diagnostics). */
   get command(): string[] {
-    const bt = [
-      this.#bpftrace,
-      "-B",
-      "line",
-      "-f",
-      "json",
-      this.#program,
-      String(this.#interval),
-      String(this.#exclude),
-    ];
+    const args = [String(this.#interval), String(this.#exclude)];
+    const bt =
+      this.#engine === "libbpf"
+        ? [
+            CORE_LOADER_PATH,
+            CORE_OBJECT_PATH,
+            ...args,
+            String(this.#keysMax),
+            this.#counts ? "count" : "seen",
+          ]
+        : [this.#bpftrace, "-B", "line", "-f", "json", this.#program, ...args];
     const setpriv = this.#pdeathsig ? SETPRIV_PATHS.find((p) => existsSync(p)) : undefined;
     return setpriv === undefined ? bt : [setpriv, "--pdeathsig", "KILL", "--", ...bt];
   }
@@ -338,8 +376,9 @@ export class BpftraceSource {
    */
   async #handshake(deadline: number): Promise<"ok" | { problem: string }> {
     let argv = this.#marker;
-    // syscalls-counts.bt cannot prove sys_enter from the exec probe (see its header).
-    let needProof = !this.#counts || this.#program !== COUNTS_PROGRAM_PATH;
+    // syscalls-counts.bt cannot prove sys_enter from the exec probe (see its header); the CO-RE
+    // program can in both modes (it checks the key's presence, not its count).
+    let needProof = this.#engine === "libbpf" || !this.#counts || this.#program !== COUNTS_PROGRAM_PATH;
     if (this.#exclude !== 0 && this.#exclude === ownMntns()) {
       const unshare = UNSHARE_PATHS.find((p) => existsSync(p));
       if (unshare === undefined) needProof = false;
