@@ -41,7 +41,7 @@ const resources = (cpu: string, mem: string, memLimit: string) => ({
 const env = (vars: Record<string, string>) => Object.entries(vars).map(([name, value]) => ({ name, value }));
 const nodeName = { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } };
 const hostPath = (name: string, path: string, type: string) => ({ name, hostPath: { path, type } });
-const command = (pkg: string) => ["node", `packages/${pkg}/dist/main.js`];
+const command = (pkg: string, entry = "main") => ["node", `packages/${pkg}/dist/${entry}.js`];
 const nodeTolerations = [{ operator: "Exists", effect: "NoSchedule" }];
 
 /** Host paths the installer may write: exactly these three. */
@@ -161,15 +161,10 @@ function installer(): Obj {
           tolerations: nodeTolerations,
           initContainers: [
             {
+              // packages/installer/src/init-main.ts: hands <kubelet>/seccomp/operator to uid 65535.
               name: "prepare-dirs",
               image: IMAGE,
-              command: [
-                "/bin/sh",
-                "-c",
-                INSTALLER_WRITABLE_HOST_PATHS.map(
-                  (p) => `mkdir -p ${p}/secprof && chown ${UID}:${UID} ${p}/secprof`,
-                ).join(" && "),
-              ],
+              command: command("installer", "init-main"),
               securityContext: {
                 runAsNonRoot: false,
                 runAsUser: 0,
@@ -179,7 +174,8 @@ function installer(): Obj {
                 seccompProfile: { type: "RuntimeDefault" },
               },
               resources: resources("10m", "16Mi", "64Mi"),
-              volumeMounts: mounts,
+              // Only the seccomp directory: nothing else on the host changes owner.
+              volumeMounts: mounts.filter((m) => m.mountPath === "/var/lib/kubelet/seccomp"),
             },
           ],
           containers: [
