@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { machine, release, tmpdir } from "node:os";
 import path from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { runcBundle } from "@secprof/recorder";
@@ -486,6 +486,11 @@ describe.skipIf(skip)(
         syscalls: { names: string[] }[];
       };
       expect(json.syscalls[0]?.names).toEqual(names);
+      // The recorder reports its node's kernel and arch; the manifest shows them.
+      const manifest = JSON.parse(readFileSync(path.join(out, "manifest.json"), "utf8")) as {
+        nodes: { name: string; kernel: string; arch: string }[];
+      };
+      expect(manifest.nodes).toEqual([{ name: "node1", kernel: release(), arch: machine() }]);
       const diff = await run("node", [cli, "diff", out, out], 30_000);
       expect(diff.status, diff.stdout + diff.stderr).toBe(0);
     }, 120_000);

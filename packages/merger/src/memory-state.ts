@@ -4,7 +4,14 @@
  */
 import type { LossCounters, Observation, ProfileState, Target, TargetState } from "@secprof/core";
 import { recordingKey } from "@secprof/core";
-import { buildTargetState, LOSS_FIELDS, membersOf, targetJson, targetOrderKey } from "./state-model.js";
+import {
+  buildTargetState,
+  hostValue,
+  LOSS_FIELDS,
+  membersOf,
+  targetJson,
+  targetOrderKey,
+} from "./state-model.js";
 
 interface Entry {
   target: Target;
@@ -14,6 +21,7 @@ interface Entry {
   apparmor: Set<string>;
   loss: Map<string, LossCounters>;
   recorders: Set<string>;
+  hosts: Map<string, string>;
   firstAt: number;
   lastAt: number;
 }
@@ -40,6 +48,7 @@ export class MemoryProfileState implements ProfileState {
         apparmor: new Set(),
         loss: new Map(),
         recorders: new Set(),
+        hosts: new Map(),
         firstAt: obs.at,
         lastAt: obs.at,
       };
@@ -53,6 +62,9 @@ export class MemoryProfileState implements ProfileState {
     for (const x of m.avc) e.avc.add(x);
     for (const x of m.apparmor) e.apparmor.add(x);
     e.recorders.add(obs.recorder);
+    const host = hostValue(obs);
+    const prevHost = e.hosts.get(obs.recorder);
+    if (host !== undefined && (prevHost === undefined || host > prevHost)) e.hosts.set(obs.recorder, host);
     e.firstAt = Math.min(e.firstAt, obs.at);
     e.lastAt = Math.max(e.lastAt, obs.at);
     const prev = e.loss.get(obs.recorder);
@@ -88,6 +100,7 @@ function toState(e: Entry): TargetState {
     apparmorMembers: e.apparmor,
     loss: e.loss,
     recorders: e.recorders,
+    hosts: e.hosts,
     firstAt: e.firstAt,
     lastAt: e.lastAt,
   });

@@ -112,12 +112,19 @@ const observationArb: fc.Arbitrary<Observation> = fc
       attributionMisses: fc.integer({ min: 0, max: 20 }),
       truncated: fc.integer({ min: 0, max: 20 }),
     }),
+    // A node that rebooted into another kernel mid-recording reports two.
+    host: fc.option(
+      fc.record({ kernel: fc.constantFrom("6.1.0-13-amd64", "6.1.0-18-amd64"), arch: fc.constant("x86_64") }),
+      { nil: undefined },
+    ),
   })
-  .map(({ t, recorder, seq, at, syscalls, avc, apparmor, loss }) => {
+  .map(({ t, recorder, seq, at, syscalls, avc, apparmor, loss, host }) => {
     const target = contractTarget(t.container, { containerId: t.containerId, namespace: t.namespace });
     const delta: Observation["delta"] =
       apparmor === undefined ? { syscalls, avc } : { syscalls, avc, apparmor };
-    return { v: 1 as const, target, recorder, seq, at, delta, loss };
+    const o: Observation = { v: 1 as const, target, recorder, seq, at, delta, loss };
+    if (host !== undefined) o.host = host;
+    return o;
   });
 
 /** A sequence of observations and a shuffle of the same ones with some applied twice. */
@@ -248,6 +255,28 @@ export function profileStateContract(
         "node-2": { ...zero, attributionMisses: 7 },
       });
       expect(st?.recorders).toEqual(["node-1", "node-2"]);
+    });
+
+    it("keeps each recorder's host facts of its latest observation, whatever the order", async () => {
+      const t = contractTarget("nginx");
+      const o = (recorder: string, at: number, kernel?: string) =>
+        contractObservation(
+          t,
+          { syscalls: { x86_64: ["read"] } },
+          kernel === undefined ? { recorder, at } : { recorder, at, host: { kernel, arch: "x86_64" } },
+        );
+      const obs = [
+        o("node-1", 1000, "6.1.0-13"),
+        o("node-1", 2000, "6.1.0-18"),
+        o("node-2", 1500),
+        o("node-1", 3000),
+      ];
+      for (const order of [obs, [...obs].reverse()]) {
+        const s = await fresh();
+        await applyAll(s, order);
+        const st = await s.get(recordingKey(t), t.profileName);
+        expect(st?.hosts).toEqual({ "node-1": { kernel: "6.1.0-18", arch: "x86_64" } });
+      }
     });
 
     it("keeps the target metadata of the latest observation and the first/last times, whatever the order", async () => {

@@ -14,6 +14,7 @@
  *   <p>:{rec:<ns>/<rec>}:t:<name>:aa      SET  `<x|r|w|c|n>:<value>` AppArmor facts
  *   <p>:{rec:<ns>/<rec>}:t:<name>:loss    HASH `<counter>:<recorder>` → max cumulative value
  *   <p>:{rec:<ns>/<rec>}:t:<name>:rec     SET  recorders
+ *   <p>:{rec:<ns>/<rec>}:t:<name>:host    HASH recorder → its node's facts (`hostValue`; greatest wins)
  */
 import { createHash } from "node:crypto";
 import type { LossCounters, Observation, ProfileState, Target, TargetState } from "@secprof/core";
@@ -21,6 +22,7 @@ import { recordingKey, Target as TargetSchema } from "@secprof/core";
 import type { Cluster, Redis } from "ioredis";
 import {
   buildTargetState,
+  hostValue,
   LOSS_FIELDS,
   type LossField,
   membersOf,
@@ -56,10 +58,14 @@ for k = 1, 4 do
     redis.call('HSET', KEYS[6], fields[k] .. ':' .. ARGV[5], ARGV[5 + k])
   end
 end
+if ARGV[13] ~= '' then
+  local h = redis.call('HGET', KEYS[8], ARGV[5])
+  if (not h) or h < ARGV[13] then redis.call('HSET', KEYS[8], ARGV[5], ARGV[13]) end
+end
 local nSc = tonumber(ARGV[10])
 local nAvc = tonumber(ARGV[11])
 local nAa = tonumber(ARGV[12])
-local p = 13
+local p = 14
 if nSc > 0 then saddAll(KEYS[3], p, nSc) end
 p = p + nSc
 if nAvc > 0 then saddAll(KEYS[4], p, nAvc) end
@@ -105,6 +111,7 @@ export class RedisProfileState implements ProfileState {
       aa: `${t}:aa`,
       loss: `${t}:loss`,
       rec: `${t}:rec`,
+      host: `${t}:host`,
     };
   }
 
@@ -137,10 +144,11 @@ export class RedisProfileState implements ProfileState {
       obs.loss.attributionMisses,
       obs.loss.truncated,
     ];
-    if (inline)
-      args.push(m.syscalls.length, m.avc.length, m.apparmor.length, ...m.syscalls, ...m.avc, ...m.apparmor);
+    if (inline) args.push(m.syscalls.length, m.avc.length, m.apparmor.length);
     else args.push(0, 0, 0);
-    const keys = [k.targets, k.meta, k.sc, k.avc, k.aa, k.loss, k.rec];
+    args.push(hostValue(obs) ?? "");
+    if (inline) args.push(...m.syscalls, ...m.avc, ...m.apparmor);
+    const keys = [k.targets, k.meta, k.sc, k.avc, k.aa, k.loss, k.rec, k.host];
     const script = this.redis
       .evalsha(APPLY_SHA, keys.length, ...keys, ...args)
       .catch(async (err: unknown) => {
@@ -165,7 +173,7 @@ export class RedisProfileState implements ProfileState {
     const k = this.keys(rk, profileName);
     await this.redis
       .multi()
-      .del(k.meta, k.sc, k.avc, k.aa, k.loss, k.rec)
+      .del(k.meta, k.sc, k.avc, k.aa, k.loss, k.rec, k.host)
       .srem(k.targets, profileName)
       .exec();
   }
@@ -176,13 +184,19 @@ export class RedisProfileState implements ProfileState {
     const tx = this.redis.multi();
     for (const n of names) {
       const k = this.keys(rk, n);
-      tx.hgetall(k.meta).smembers(k.sc).smembers(k.avc).smembers(k.aa).hgetall(k.loss).smembers(k.rec);
+      tx.hgetall(k.meta)
+        .smembers(k.sc)
+        .smembers(k.avc)
+        .smembers(k.aa)
+        .hgetall(k.loss)
+        .smembers(k.rec)
+        .hgetall(k.host);
     }
     const res = await tx.exec();
     if (res === null) throw new Error("redis transaction aborted");
     const out: (TargetState | undefined)[] = [];
     for (let i = 0; i < names.length; i++) {
-      const part = res.slice(i * 6, i * 6 + 6).map(([err, v]) => {
+      const part = res.slice(i * FIELDS, i * FIELDS + FIELDS).map(([err, v]) => {
         if (err !== null) throw err;
         return v;
       });
@@ -192,7 +206,10 @@ export class RedisProfileState implements ProfileState {
   }
 }
 
-function decode([meta, sc, avc, aa, loss, rec]: unknown[]): TargetState | undefined {
+/** Replies per target in `read`. */
+const FIELDS = 7;
+
+function decode([meta, sc, avc, aa, loss, rec, host]: unknown[]): TargetState | undefined {
   const m = meta as Record<string, string>;
   if (m.target === undefined) return undefined;
   const target: Target = TargetSchema.parse(JSON.parse(m.target));
@@ -216,6 +233,7 @@ function decode([meta, sc, avc, aa, loss, rec]: unknown[]): TargetState | undefi
     apparmorMembers: aa as string[],
     loss: byRecorder,
     recorders: rec as string[],
+    hosts: new Map(Object.entries(host as Record<string, string>)),
     firstAt: Number(m.firstAt ?? 0),
     lastAt: Number(m.lastAt ?? 0),
   });

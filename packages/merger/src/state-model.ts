@@ -4,7 +4,7 @@
  * how a TargetState is laid out (every list sorted) so that equal states compare equal.
  */
 import { createHash } from "node:crypto";
-import type { AvcTuple, LossCounters, Observation, Target, TargetState } from "@secprof/core";
+import type { AvcTuple, HostFacts, LossCounters, Observation, Target, TargetState } from "@secprof/core";
 import { ARCH_NAMES, type ArchName } from "@secprof/core";
 import type { z } from "zod";
 
@@ -92,6 +92,29 @@ export function targetOrderKey(obs: Observation, json = targetJson(obs.target)):
   return `${pad16(obs.at)}${pad16(obs.seq)}${sha1(obs.recorder)}${sha1(json)}`;
 }
 
+/**
+ * A recorder's host facts as stored: `<at, 16 digits><JSON>`. The greatest string wins, so the
+ * facts of the latest observation are kept whatever the order of arrival (a node may reboot into
+ * another kernel mid-recording), and ties break on the JSON.
+ */
+export function hostValue(obs: Observation): string | undefined {
+  const h = obs.host;
+  return h === undefined
+    ? undefined
+    : `${pad16(obs.at)}${JSON.stringify({ kernel: h.kernel, arch: h.arch })}`;
+}
+
+export function parseHostValue(v: string): HostFacts | undefined {
+  try {
+    const h = JSON.parse(v.slice(16)) as Partial<HostFacts>;
+    return typeof h.kernel === "string" && typeof h.arch === "string"
+      ? { kernel: h.kernel, arch: h.arch }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const pad16 = (n: number): string =>
   String(Math.min(Math.max(0, Math.trunc(n)), Number.MAX_SAFE_INTEGER)).padStart(16, "0");
 
@@ -118,6 +141,8 @@ export interface RawTargetState {
   apparmorMembers: Iterable<string>;
   /** recorder → counters */
   loss: Map<string, LossCounters>;
+  /** recorder → its node's facts, as `hostValue` encodes them */
+  hosts?: Map<string, string>;
   recorders: Iterable<string>;
   firstAt: number;
   lastAt: number;
@@ -155,7 +180,7 @@ export function buildTargetState(raw: RawTargetState): TargetState {
     const c = raw.loss.get(r);
     if (c !== undefined) loss[r] = { ...c };
   }
-  return {
+  const state: TargetState = {
     target: raw.target,
     syscalls,
     avc: sortStrings(raw.avcMembers),
@@ -165,4 +190,12 @@ export function buildTargetState(raw: RawTargetState): TargetState {
     firstAt: raw.firstAt,
     lastAt: raw.lastAt,
   };
+  if (raw.hosts !== undefined && raw.hosts.size > 0) {
+    state.hosts = {};
+    for (const r of sortStrings(raw.hosts.keys())) {
+      const h = parseHostValue(raw.hosts.get(r) ?? "");
+      if (h !== undefined) state.hosts[r] = h;
+    }
+  }
+  return state;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Composition root of the per-node recorder daemon: the only place that reads the environment,
 // builds adapters and touches `process`.
+import { machine, release } from "node:os";
 import { KubeConfig } from "@kubernetes/client-node";
 import { AuditParser, type ParsedEvent, type RawEvent } from "@secprof/core";
 import { loadConfig, newRegistry, observabilityServer, RecordingWatcher } from "@secprof/daemon-kit";
@@ -39,7 +40,9 @@ const queue = await BullmqObservationQueue.open({
   spool: { file: cfg.SECPROF_SPOOL },
   logger: log,
 });
-const batcher = new DeltaBatcher({ recorder: cfg.NODE_NAME });
+// uname -r / uname -m of the node (the recorder shares the host's kernel), for bundle manifests.
+const host = { kernel: release(), arch: machine() };
+const batcher = new DeltaBatcher({ recorder: cfg.NODE_NAME, host });
 const loss = new RecorderLoss();
 const core = new RecorderCore(
   cfg.NODE_NAME,
@@ -50,6 +53,7 @@ const core = new RecorderCore(
   },
   batcher,
   queue,
+  host,
 );
 const resolver = new AttributionResolver<RawEvent>({
   podIndex,

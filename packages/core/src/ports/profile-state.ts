@@ -1,4 +1,4 @@
-import type { LossCounters, Observation } from "../schemas/observation.js";
+import type { HostFacts, LossCounters, Observation } from "../schemas/observation.js";
 import type { Target } from "../schemas/target.js";
 import type { ArchName } from "../syscalls/index.js";
 
@@ -19,6 +19,8 @@ export interface TargetState {
   loss: Record<string, LossCounters>;
   /** Recorders (node names) that contributed. */
   recorders: string[];
+  /** Per recorder, its node's kernel and arch (the last reported; absent when none was). */
+  hosts?: Record<string, HostFacts>;
   firstAt: number;
   lastAt: number;
 }

@@ -26,6 +26,13 @@ export const LossCounters = z.object({
 });
 export type LossCounters = z.infer<typeof LossCounters>;
 
+/** The node a recorder runs on, as `uname -r` and `uname -m` report it (shown in bundle manifests). */
+export const HostFacts = z.object({
+  kernel: z.string().min(1).max(256),
+  arch: z.string().min(1).max(64),
+});
+export type HostFacts = z.infer<typeof HostFacts>;
+
 /**
  * What a recorder sends: a set-delta for one target. Deltas only ever add facts, so applying
  * the same observation twice, or several in any order, yields the same state.
@@ -44,5 +51,7 @@ export const Observation = z.object({
   loss: LossCounters,
   /** The target's pod ended (deleted, Succeeded, Failed): the merger writes its profile now. */
   ended: z.boolean().optional(),
+  /** The recorder's node (optional: older recorders do not send it). */
+  host: HostFacts.optional(),
 });
 export type Observation = z.infer<typeof Observation>;

@@ -81,11 +81,13 @@ export class MergerRecordingSource implements RecordingSource {
     const states = await this.deps.state.list(`${namespace}/${name}`);
     const loss: Record<string, LossCounters> = {};
     const nodes = new Set<string>();
+    const hosts: NonNullable<(typeof states)[number]["hosts"]> = {};
     let first = Number.POSITIVE_INFINITY;
     let last = 0;
     for (const s of states) {
       Object.assign(loss, s.loss);
       for (const r of s.recorders) nodes.add(r);
+      Object.assign(hosts, s.hosts);
       first = Math.min(first, s.firstAt);
       last = Math.max(last, s.lastAt);
     }
@@ -95,8 +97,12 @@ export class MergerRecordingSource implements RecordingSource {
       v: 1,
       recording: { namespace, name },
       recorder: rec?.spec.recorder ?? "unknown",
-      // Recorders do not report their kernel yet; the arch comes from the profiles.
-      nodes: [...nodes].sort().map((n) => ({ name: n, arch: "unreported", kernel: "unreported" })),
+      // Recorders older than the `host` field report no kernel and arch.
+      nodes: [...nodes].sort().map((n) => ({
+        name: n,
+        arch: hosts[n]?.arch ?? "unreported",
+        kernel: hosts[n]?.kernel ?? "unreported",
+      })),
       startedAt: new Date(Number.isFinite(first) ? first : now).toISOString(),
       endedAt: new Date(last > 0 ? last : now).toISOString(),
       loss,

@@ -1,5 +1,7 @@
 import type {
   ArchName,
+  HostFacts,
+  Observation,
   ObservationQueue,
   PodContainerRef,
   PodFacts,
@@ -40,6 +42,7 @@ export class RecorderCore {
     private readonly cluster: ClusterView,
     private readonly batcher: DeltaBatcher,
     private readonly queue: ObservationQueue,
+    private readonly host?: HostFacts,
   ) {}
 
   /** The sink the attribution resolver calls for audit-log events (recorder: Logs). */
@@ -79,7 +82,7 @@ export class RecorderCore {
           kind: "regular" as const,
         };
         for (const target of this.targets(ref, recorder)) {
-          await this.queue.send({
+          const obs: Observation = {
             v: 1,
             target,
             recorder: this.node,
@@ -88,7 +91,9 @@ export class RecorderCore {
             delta: { syscalls: {}, avc: [] },
             loss: { kernelLost: 0, parserDropped: 0, attributionMisses: 0, truncated: 0 },
             ended: true,
-          });
+          };
+          if (this.host !== undefined) obs.host = this.host;
+          await this.queue.send(obs);
         }
       }
     }

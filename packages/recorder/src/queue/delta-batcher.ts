@@ -19,7 +19,7 @@
  * Facts that an Observation could never carry (over-long names or paths) are dropped at the door and
  * counted the same way. Emitted observations always pass the `Observation` schema.
  */
-import type { ArchName, AvcTuple, LossCounters, Observation, Target } from "@secprof/core";
+import type { ArchName, AvcTuple, HostFacts, LossCounters, Observation, Target } from "@secprof/core";
 import type { z } from "zod";
 
 type Avc = z.infer<typeof AvcTuple>;
@@ -46,6 +46,8 @@ const NETWORK: ReadonlySet<string> = new Set<NetworkFamily>(["tcp", "udp", "raw"
 export interface DeltaBatcherOptions {
   /** The recorder's name (its node), sent in every observation. */
   recorder: string;
+  /** The node's kernel and arch, sent in every observation (bundle manifests show them). */
+  host?: HostFacts;
   /** Targets tracked at once (default 1024). */
   maxTargets?: number;
   /** Facts already sent that a target remembers to avoid resending (default 20 000). */
@@ -117,6 +119,7 @@ export const targetKey = (t: Pick<Target, "namespace" | "recording" | "profileNa
 export class DeltaBatcher {
   private readonly slots = new Map<string, Slot>();
   private readonly recorder: string;
+  private readonly host: HostFacts | undefined;
   private readonly maxTargets: number;
   private readonly maxKnown: number;
   private readonly maxPending: number;
@@ -131,6 +134,7 @@ export class DeltaBatcher {
 
   constructor(opts: DeltaBatcherOptions) {
     this.recorder = opts.recorder;
+    this.host = opts.host;
     this.maxTargets = opts.maxTargets ?? 1024;
     this.maxKnown = opts.maxKnownPerTarget ?? 20_000;
     this.maxPending = opts.maxPendingPerTarget ?? 20_000;
@@ -197,7 +201,17 @@ export class DeltaBatcher {
       const delta = this.take(slot);
       slot.lastSeq = Math.max(slot.lastSeq + 1, at);
       slot.sentLoss = loss;
-      out.push({ v: 1, target: slot.target, recorder: this.recorder, seq: slot.lastSeq, at, delta, loss });
+      const obs: Observation = {
+        v: 1,
+        target: slot.target,
+        recorder: this.recorder,
+        seq: slot.lastSeq,
+        at,
+        delta,
+        loss,
+      };
+      if (this.host !== undefined) obs.host = this.host;
+      out.push(obs);
     }
     this.emitted += out.length;
     return out;
