@@ -213,4 +213,48 @@ describe.skipIf(skip)(`recorder faults (${skip ?? "recorder + merger processes, 
     expect(readFileSync(recorder.logFile, "utf8")).toMatch(/checkpoint-not-used.*truncated or replaced/);
     expect(profile.annotations[INCOMPLETE], JSON.stringify(profile.annotations)).toBeDefined();
   }, 120_000);
+  it("clock skew between two recorders (-10 min and +10 min): each node's profile and the merged one equal the undisturbed result", async () => {
+    onTestFailed(() => console.error(diagnostics()));
+    const rec = `skew-${RUN}`;
+    await cluster.createRecording(NS, rec, { app: rec, mergeStrategy: "Containers" });
+    const stream = syscallStream(4000, 120, 11);
+    const nodes = await Promise.all(
+      [-600_000, 600_000].map(async (skewMs, i) => {
+        const node = `skew${i}-${RUN}`;
+        const n = await nodeRecorder(node, {
+          NODE_OPTIONS: `--import=${path.join(import.meta.dirname, "node/skewed-clock.mjs")}`,
+          SECPROF_TEST_CLOCK_SKEW_MS: String(skewMs),
+        });
+        // The node's kernel stamps audit records with the node's own (skewed) clock.
+        const audit = new AuditLogWriter(n.audit.file, skewMs);
+        const pid = nextPid++;
+        const pod = await fakePod(cluster, proc, { namespace: NS, name: `${rec}-${i}`, app: rec, node, pid });
+        return { ...n, audit, pid, pod };
+      }),
+    );
+    for (const n of nodes) n.recorder.start();
+    await Promise.all(nodes.map((n) => n.recorder.ready()));
+    // The skew is in effect: each recorder's log lines carry its own clock's time.
+    nodes.forEach((n, i) => {
+      const first = JSON.parse(readFileSync(n.recorder.logFile, "utf8").split("\n")[0] ?? "{}") as {
+        time: number;
+      };
+      expect(Math.abs(first.time - Date.now() - (i === 0 ? -600_000 : 600_000))).toBeLessThan(60_000);
+    });
+    for (let i = 0; i < stream.length; i += 500)
+      for (const n of nodes) n.audit.append(stream.slice(i, i + 500).map((s) => n.audit.seccomp(n.pid, s)));
+    await Promise.all(nodes.map((n) => checkpointAtEnd(n.checkpoint, n.audit.file)));
+    for (const n of nodes) await cluster.setPhase(n.pod, "Succeeded");
+
+    const truth = [...new Set(stream)].sort();
+    for (const n of nodes) {
+      const partial = await profileSyscalls(`${rec}-app-${n.pod.metadata?.name}`);
+      expect(partial.names, `partial of ${n.pod.spec?.nodeName}`).toEqual(truth);
+    }
+    await cluster.deleteRecording(NS, rec);
+    const merged = await profileSyscalls(`${rec}-app`);
+    expect(merged.names).toEqual(truth);
+    expect(merged.annotations["spo.x-k8s.io/syscall-coverage"]).toContain('"total":2');
+    expect(merged.annotations[INCOMPLETE]).toBeUndefined();
+  }, 120_000);
 });
