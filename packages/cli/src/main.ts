@@ -212,13 +212,19 @@ program
   .command("approve")
   .description("approve a profile's exact content (its digest) for installation; shows the diff first")
   .argument("<ref>", "KIND/NAME or KIND/NAMESPACE/NAME")
-  .requiredOption("--dir <dir>", "directory holding the profiles (CR YAML)")
+  .option("--dir <dir>", "single-host: directory holding the profiles (CR YAML); without it: cluster mode")
+  .option("--kubeconfig <file>", "cluster mode: kubeconfig (default: KUBECONFIG, ~/.kube/config)")
   .option("--revoke", "revoke the current approval")
-  .option("--by <who>", "approver (default: the invoking user)")
+  .option("--by <who>", "single-host: approver (default: the invoking user); cluster: the kubeconfig user")
   .option("--store <file>", "approval store (default: <dir>/.secprof/approvals.json)")
-  .action(async (ref: string, o: { dir: string; revoke?: boolean; by?: string; store?: string }) => {
-    process.exitCode = await approve({ ref, ...o }, { ...io, env: process.env });
-  });
+  .action(
+    async (
+      ref: string,
+      o: { dir?: string; kubeconfig?: string; revoke?: boolean; by?: string; store?: string },
+    ) => {
+      process.exitCode = await approve({ ref, ...o }, { ...io, env: process.env });
+    },
+  );
 
 program
   .command("install")

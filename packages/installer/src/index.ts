@@ -1,3 +1,4 @@
+export * from "./approvals-api.js";
 export * from "./daemon/kube-objects.js";
 export * from "./daemon/single-host.js";
 export * from "./host-writer.js";

@@ -138,7 +138,7 @@ describe("secprof approve + secprof install (single-host)", () => {
     const store = JSON.parse(await readFile(path.join(dir, ".secprof/approvals.json"), "utf8"));
     expect(store.approvals.map((a: { approvedBy: string }) => a.approvedBy)).toEqual(["alice", "bob"]);
     expect(store.approvals[1].revoked).toEqual({ by: "carol", at: "2025-03-03T12:00:00.000Z" });
-    expect((await stat(path.join(dir, ".secprof/approvals.json"))).mode & 0o777).toBe(0o600);
+    expect((await stat(path.join(dir, ".secprof/approvals.json"))).mode & 0o777).toBe(0o644);
   });
 
   it("refuses to approve an invalid profile", async () => {
