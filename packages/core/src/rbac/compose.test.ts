@@ -173,6 +173,11 @@ describe("docker-compose.yml", () => {
     expect(rec.environment.SECPROF_SPOOL).toMatch(/^\/var\/lib\/secprof\/recorder\//);
   });
 
+  it("what runs the policy compilers (validation) gets a private /tmp, as the root filesystem is read-only", () => {
+    for (const s of ["installer", "installer-apply", "secprof"])
+      expect(services[s]?.tmpfs, s).toEqual(["/tmp:size=64m"]);
+  });
+
   it("merger and redis mount no host paths; every other bind is read-only except the CLI's work dir", () => {
     expect(hostBinds(services.merger as Any)).toEqual([]);
     expect(hostBinds(services.redis as Any)).toEqual([]);
