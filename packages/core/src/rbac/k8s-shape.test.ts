@@ -1,7 +1,8 @@
 /**
- * Offline Kubernetes schema checks of every generated manifest. `kubernetes-models` is not
- * installed; @kubernetes/client-node is, and its generated models carry each API type's field
- * names and types (attributeTypeMap), which is enough to catch unknown or mistyped fields.
+ * Offline Kubernetes shape checks of every generated manifest: @kubernetes/client-node's generated
+ * models carry each API type's field names and types (attributeTypeMap), which catches unknown
+ * fields; the OpenAPI schemas allow those, so k8s-openapi.test.ts (kubernetes-models validators:
+ * types, required fields, enums, formats) does not.
  */
 import * as k8s from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
