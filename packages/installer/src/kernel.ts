@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -74,6 +75,15 @@ function output(r: CommandResult): string {
   return (r.stderr.trim() || r.stdout.trim() || `exit ${r.code ?? "signal"}`).slice(0, 4000);
 }
 
+async function writable(p: string): Promise<boolean> {
+  try {
+    await access(p, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function exists(p: string): Promise<boolean> {
   try {
     await stat(p);
@@ -89,6 +99,8 @@ export interface KernelOptions {
   run?: CommandRunner;
   apparmorParser?: string;
   semodule?: string;
+  /** SELinux policy store semodule writes (default /var/lib/selinux). */
+  selinuxStore?: string;
 }
 
 export class AppArmorKernel implements KernelPolicy {
@@ -104,10 +116,14 @@ export class AppArmorKernel implements KernelPolicy {
   async unavailable(): Promise<string | undefined> {
     try {
       const v = await readFile(path.join(this.sysfs, "module/apparmor/parameters/enabled"), "utf8");
-      return v.trim() === "Y" ? undefined : "AppArmor is disabled in this kernel";
+      if (v.trim() !== "Y") return "AppArmor is disabled in this kernel";
     } catch {
       return "no AppArmor in this kernel";
     }
+    // In a container securityfs is read-only unless privileged: say so instead of failing a load
+    // (and rolling back the file) on every reconcile.
+    const replace = path.join(this.sysfs, "kernel/security/apparmor/.replace");
+    return (await writable(replace)) ? undefined : `AppArmor is enabled but ${replace} is not writable here`;
   }
 
   async load(name: string, text: string): Promise<void> {
@@ -138,14 +154,20 @@ export class SelinuxKernel implements KernelPolicy {
   private readonly sysfs: string;
   private readonly run: CommandRunner;
   private readonly semodule: string;
+  private readonly store: string;
   constructor(opts: KernelOptions = {}) {
     this.sysfs = opts.sysfs ?? "/sys";
     this.run = opts.run ?? runCommand;
     this.semodule = opts.semodule ?? "semodule";
+    this.store = opts.selinuxStore ?? "/var/lib/selinux";
   }
 
   async unavailable(): Promise<string | undefined> {
-    return (await exists(path.join(this.sysfs, "fs/selinux/enforce"))) ? undefined : "SELinux is not enabled";
+    if (!(await exists(path.join(this.sysfs, "fs/selinux/enforce")))) return "SELinux is not enabled";
+    // selinuxd (or host tooling) installs /etc/selinux.d modules when this process cannot.
+    return (await writable(this.store))
+      ? undefined
+      : `SELinux is enabled but the policy store ${this.store} is not writable here`;
   }
 
   async load(name: string, text: string): Promise<void> {

@@ -99,6 +99,10 @@ describe("kernel ports", () => {
       await writeFile(path.join(sys, "module/apparmor/parameters/enabled"), "N\n");
       expect(await k.unavailable()).toBe("AppArmor is disabled in this kernel");
       await writeFile(path.join(sys, "module/apparmor/parameters/enabled"), "Y\n");
+      // Enabled, but securityfs not writable (a container without privileges): not loadable here.
+      expect(await k.unavailable()).toMatch(/^AppArmor is enabled but .*\.replace is not writable here$/);
+      await mkdir(path.join(sys, "kernel/security/apparmor"), { recursive: true });
+      await writeFile(path.join(sys, "kernel/security/apparmor/.replace"), "");
       expect(await k.unavailable()).toBeUndefined();
       await k.load("web", "profile web {}");
       expect(calls[0]).toEqual(["apparmor_parser", ["-r", "-W"], "profile web {}"]);

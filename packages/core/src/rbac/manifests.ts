@@ -144,8 +144,33 @@ export function recorderPrivilegedPatch(): Obj {
   };
 }
 
+/**
+ * The installer's privilege split (docs/security-model.md, "Installer privilege split"):
+ * - `prepare-dirs` (init, root, CHOWN/FOWNER/FSETID/DAC_OVERRIDE only): hands the seccomp
+ *   operator directory to uid 65535 and makes the apply socket directory 0750 root:65535;
+ * - `installer` (uid 65535, no capabilities): the daemon; writes seccomp files itself, never
+ *   mounts /etc/apparmor.d or /etc/selinux.d;
+ * - `installer-apply` (root, no capabilities, no API credentials): re-validates and writes
+ *   AppArmor/SELinux files the daemon hands over on the socket, loads them when it can.
+ */
+const APPLY_SOCKET = "/run/secprof/apply.sock";
+const INSTALLER_PORT = 9104;
 function installer(): Obj {
-  const mounts = INSTALLER_WRITABLE_HOST_PATHS.map((p, i) => ({ name: `host-${i}`, mountPath: p }));
+  const [seccompPath, selinuxPath, apparmorPath] = INSTALLER_WRITABLE_HOST_PATHS;
+  const host = (path: (typeof INSTALLER_WRITABLE_HOST_PATHS)[number]) => ({
+    name: `host-${INSTALLER_WRITABLE_HOST_PATHS.indexOf(path)}`,
+    mountPath: path,
+  });
+  const run = { name: "run", mountPath: "/run/secprof" };
+  const tmp = { name: "tmp", mountPath: "/tmp" };
+  const common = env({ SECPROF_HOST_ROOT: "/", SECPROF_APPLY_SOCKET: APPLY_SOCKET });
+  const root = {
+    runAsNonRoot: false,
+    runAsUser: 0,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    seccompProfile: { type: "RuntimeDefault" },
+  };
   return {
     apiVersion: "apps/v1",
     kind: "DaemonSet",
@@ -165,17 +190,17 @@ function installer(): Obj {
               name: "prepare-dirs",
               image: IMAGE,
               command: command("installer", "init-main"),
+              env: [
+                ...common,
+                ...env({ SECPROF_INSTALLER_UID: String(UID), SECPROF_INSTALLER_GID: String(UID) }),
+              ],
               securityContext: {
-                runAsNonRoot: false,
-                runAsUser: 0,
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
+                ...root,
                 capabilities: { drop: ["ALL"], add: ["CHOWN", "FOWNER", "FSETID", "DAC_OVERRIDE"] },
-                seccompProfile: { type: "RuntimeDefault" },
               },
-              resources: resources("10m", "16Mi", "64Mi"),
-              // Only the seccomp directory: nothing else on the host changes owner.
-              volumeMounts: mounts.filter((m) => m.mountPath === "/var/lib/kubelet/seccomp"),
+              resources: resources("10m", "32Mi", "128Mi"),
+              // Only the seccomp directory and the socket directory: nothing else changes owner.
+              volumeMounts: [host(seccompPath), run],
             },
           ],
           containers: [
@@ -183,15 +208,32 @@ function installer(): Obj {
               name: "installer",
               image: IMAGE,
               command: command("installer"),
-              env: [nodeName, ...env({ SECPROF_METRICS_PORT: "9104" })],
-              ports: [{ name: "metrics", containerPort: 9104 }],
+              env: [
+                nodeName,
+                ...common,
+                ...env({ SECPROF_MODE: "cluster", SECPROF_METRICS_PORT: String(INSTALLER_PORT) }),
+              ],
+              ports: [{ name: "metrics", containerPort: INSTALLER_PORT }],
               securityContext: hardened(),
-              resources: resources("20m", "64Mi", "128Mi"),
-              ...probes(9104),
-              volumeMounts: mounts,
+              resources: resources("20m", "64Mi", "256Mi"),
+              ...probes(INSTALLER_PORT),
+              volumeMounts: [host(seccompPath), run, tmp],
+            },
+            {
+              name: "installer-apply",
+              image: IMAGE,
+              command: command("installer", "apply-main"),
+              env: common,
+              securityContext: { ...root, capabilities: dropAll },
+              resources: resources("10m", "32Mi", "256Mi"),
+              volumeMounts: [host(apparmorPath), host(selinuxPath), run, tmp],
             },
           ],
-          volumes: INSTALLER_WRITABLE_HOST_PATHS.map((p, i) => hostPath(`host-${i}`, p, "DirectoryOrCreate")),
+          volumes: [
+            ...INSTALLER_WRITABLE_HOST_PATHS.map((p, i) => hostPath(`host-${i}`, p, "DirectoryOrCreate")),
+            { name: "run", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+            { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+          ],
         },
       },
     },

@@ -108,15 +108,26 @@ export const API_CALLS: readonly ApiCall[] = [
     scope: "all-namespaces",
     why: "NameNotDNSLabel and similar warnings",
   },
-  // installer
+  // installer (measured: packages/installer/src/daemon/cluster.test.ts compares its request log)
   ...PROFILES.map(
     (resource): ApiCall => ({
       component: "installer",
-      verbs: ["list", "watch"],
+      verbs: ["list", "watch", "patch"],
       group: SPO_GROUP,
       resource,
       scope: "cluster",
-      why: "profiles to install",
+      why: "profiles to install; patch: only this node's finalizer (JSON patch guarded by resourceVersion)",
+    }),
+  ),
+  ...PROFILES.map(
+    (resource): ApiCall => ({
+      component: "installer",
+      verbs: ["patch"],
+      group: SPO_GROUP,
+      resource,
+      subresource: "status",
+      scope: "cluster",
+      why: "aggregated state and Ready condition",
     }),
   ),
   {
@@ -129,11 +140,11 @@ export const API_CALLS: readonly ApiCall[] = [
   },
   {
     component: "installer",
-    verbs: ["create", "update"],
+    verbs: ["create", "update", "list", "watch"],
     group: SPO_GROUP,
     resource: "profilenodestatuses",
     scope: "cluster",
-    why: "per-node install state",
+    why: "per-node install state; every node's, for the aggregated state",
   },
   {
     component: "installer",

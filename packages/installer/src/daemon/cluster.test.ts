@@ -4,6 +4,8 @@ import path from "node:path";
 import { type ApprovalRecord, type ProfileObject, profileRefKey } from "@secprof/core";
 import { type FakeApiServer, type KObject, spoKinds, startFakeApiServer } from "@secprof/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+// The RBAC table is core's (not exported from the package index: it is deploy data).
+import { API_CALLS } from "../../../core/src/rbac/table.js";
 import { HostWriter } from "../host-writer.js";
 import { AppArmorKernel, SelinuxKernel } from "../kernel.js";
 import { profileDigest } from "../render.js";
@@ -14,6 +16,7 @@ import { memoryManifest } from "./manifest-store.js";
 const GROUP = "security-profiles-operator.x-k8s.io";
 const API = `${GROUP}/v1`;
 const NODE = "node-a";
+const SA = "system:serviceaccount:secprof:secprof-installer";
 let api: FakeApiServer;
 let base: string;
 let writer: HostWriter;
@@ -76,7 +79,7 @@ beforeEach(async () => {
   base = await mkdtemp(path.join(tmpdir(), "secprof-cluster-inst-"));
   writer = await HostWriter.open({ root: base, seccompLayout: "cluster" });
   installer = new ClusterInstaller({
-    kubeConfig: api.kubeConfig("system:serviceaccount:secprof:secprof-installer"),
+    kubeConfig: api.kubeConfig(SA),
     node: NODE,
     writer,
     manifest: memoryManifest(),
@@ -89,6 +92,16 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await installer.stop();
+  // Every call the installer made is in the RBAC table (deploy/rbac is generated from it).
+  const allowed = new Set(
+    API_CALLS.filter((c) => c.component === "installer").flatMap((c) =>
+      c.verbs.map((v) => `${v} ${c.resource}${c.subresource ? `/${c.subresource}` : ""}`),
+    ),
+  );
+  const made = api.requests
+    .filter((r) => r.user === SA && r.nonResourceURL === "")
+    .map((r) => `${r.verb} ${r.resource}${r.subresource ? `/${r.subresource}` : ""}`);
+  expect(made.filter((m) => !allowed.has(m))).toEqual([]);
   await writer.close();
   await api.close();
   await rm(base, { recursive: true, force: true });
