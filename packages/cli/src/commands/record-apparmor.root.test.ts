@@ -174,7 +174,7 @@ describe.skipIf(skip)(
       const dir = mkdtempSync(path.join(tmpdir(), "secprof-aa-sh-"));
       writeFileSync(path.join(dir, "in.txt"), "b\na\nc\n");
       const script =
-        "sort in.txt | tr a-z A-Z > out.txt && mkdir -p sub && cat ./out.txt > sub/copy.txt && ls /etc > /dev/null";
+        "sort in.txt | tr a-z A-Z > out.txt && mkdir -p sub && cat ./out.txt > sub/copy.txt && ls /etc > /dev/null && chown nobody sub/copy.txt";
       const argv = ["/bin/sh", "-c", script];
       const one = record("apparmor", "pipe", argv, dir);
       rmSync(path.join(dir, "sub"), { recursive: true, force: true });
@@ -194,6 +194,8 @@ describe.skipIf(skip)(
       expect(reads.some((q) => patternMatches(q, path.join(dir, "in.txt")))).toBe(true);
       expect(writes.some((q) => patternMatches(q, path.join(dir, "sub", "copy.txt")))).toBe(true);
       expect(writes.some((q) => patternMatches(q, `${path.join(dir, "sub")}/`))).toBe(true);
+      // chown of a root-owned file to another user is a capability the kernel really checked.
+      expect(a.capability?.allowedCapabilities).toEqual(["chown"]);
       rmSync(path.join(dir, "sub"), { recursive: true, force: true });
       const oracle = straceFacts(argv, dir);
       expect(uncovered(oracle.execs, exes, false)).toEqual([]);

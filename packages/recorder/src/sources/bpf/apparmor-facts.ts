@@ -7,6 +7,7 @@ import {
   decodeNsKey,
   decodePathKey,
   decodeSocketKey,
+  decodeSysAdminKey,
   type PathKey,
   socketFamilyProtocol,
 } from "./apparmor-parse.js";
@@ -151,6 +152,12 @@ export class AppArmorFactTable {
         const k = decodeCapKey(key);
         if (k === undefined) this.badKeys++;
         else this.rec.capability(k.mntns, k.cap);
+        return;
+      }
+      case "@capsa": {
+        const k = decodeSysAdminKey(key);
+        if (k === undefined) this.badKeys++;
+        else if (k.need) this.rec.capability(k.mntns, "sys_admin");
         return;
       }
       case "@trunc": {

@@ -43,7 +43,7 @@ export interface CapKey {
   cap: number;
 }
 
-export type AppArmorMapName = "@p" | "@mx" | "@sk" | "@cap" | "@trunc";
+export type AppArmorMapName = "@p" | "@mx" | "@sk" | "@cap" | "@capsa" | "@trunc";
 
 export type AppArmorDropReason = "invalid_json" | "schema" | "unexpected" | "bad_key";
 
@@ -57,6 +57,7 @@ const MapData = z.strictObject({
   "@mx": z.record(z.string(), count).optional(),
   "@sk": z.record(z.string(), count).optional(),
   "@cap": z.record(z.string(), count).optional(),
+  "@capsa": z.record(z.string(), count).optional(),
   "@trunc": z.record(z.string(), count).optional(),
 });
 
@@ -198,6 +199,21 @@ export function decodeSocketKey(key: string): SocketKey | undefined {
 export function decodeCapKey(key: string): CapKey | undefined {
   const k = intKey(key, 2);
   return k === undefined ? undefined : { mntns: k[0] ?? 0, cap: k[1] ?? 0 };
+}
+
+/** The frame that probes CAP_SYS_ADMIN silently for every memory mapping (not a need). */
+const VM_RESERVE_PROBE = "security_vm_enough_memory_mm";
+
+/**
+ * `@capsa` keys: `<mntns>,\n    cap_capable+N\n    <caller>+M\n` (bpftrace's kstack(2)).
+ * `need` is false for the memory-reserve probe.
+ */
+export function decodeSysAdminKey(key: string): { mntns: number; need: boolean } | undefined {
+  const m = /^(\d{1,20}),\n\s*(\S+)\n\s*(\S+)?/.exec(key);
+  const mntns = Number(m?.[1]);
+  if (m === null || !Number.isSafeInteger(mntns)) return undefined;
+  const caller = m[3] ?? "";
+  return { mntns, need: !caller.startsWith(`${VM_RESERVE_PROBE}+`) };
 }
 
 /** `@trunc` keys are just the mount namespace. */
