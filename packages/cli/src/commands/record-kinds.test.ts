@@ -8,7 +8,7 @@ import {
 } from "@secprof/core";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { renderKinds } from "./record.js";
+import { kindUnavailable, parseKinds, renderKinds } from "./record.js";
 
 const NS = 4026532000;
 
@@ -149,5 +149,26 @@ describe("renderKinds: AppArmor and SELinux files of a recording", () => {
   it("a requested kind without its input is a wiring bug", () => {
     expect(() => renderKinds("web", ["apparmor"], {})).toThrow(TypeError);
     expect(() => renderKinds("web", ["selinux"], {})).toThrow(TypeError);
+  });
+});
+
+describe("--kind and what each recorder can produce", () => {
+  it("parses a comma list into known kinds in canonical order, once each", () => {
+    expect(parseKinds("selinux,seccomp,apparmor,seccomp")).toEqual(["seccomp", "apparmor", "selinux"]);
+    expect(parseKinds(" apparmor ")).toEqual(["apparmor"]);
+    expect(() => parseKinds("seccomp,smack")).toThrow(/unknown kind\(s\) smack/);
+    expect(() => parseKinds("")).toThrow(/unknown kind/);
+  });
+
+  it("says why a kind cannot be recorded, from the recorder and the kernel's active LSMs", () => {
+    const none = { apparmor: false, selinux: false };
+    const both = { apparmor: true, selinux: true };
+    expect(kindUnavailable("seccomp", "logs", none)).toBeUndefined();
+    expect(kindUnavailable("apparmor", "bpf", none)).toBeUndefined();
+    expect(kindUnavailable("apparmor", "logs", none)).toMatch(/AppArmor is not active in this kernel/);
+    expect(kindUnavailable("apparmor", "logs", both)).toMatch(/complain-mode/);
+    expect(kindUnavailable("selinux", "bpf", both)).toMatch(/eBPF does not see SELinux decisions/);
+    expect(kindUnavailable("selinux", "logs", none)).toMatch(/SELinux is not active in this kernel/);
+    expect(kindUnavailable("selinux", "logs", both)).toMatch(/permissive recording domain/);
   });
 });
