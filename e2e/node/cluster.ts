@@ -48,6 +48,16 @@ export class SimCluster {
     return new SimCluster(api, kc.makeApiClient(CoreV1Api), kc.makeApiClient(CustomObjectsApi), kubeconfig);
   }
 
+  /** A kubeconfig file like `kubeconfig` whose server is `url` (e.g. a proxy in front of the API server). */
+  kubeconfigVia(url: string, file: string): string {
+    const cfg = JSON.parse(this.api.kubeConfig("admin").exportConfig()) as {
+      clusters: { cluster: { server: string } }[];
+    };
+    for (const c of cfg.clusters) c.cluster.server = url;
+    writeFileSync(file, JSON.stringify(cfg));
+    return file;
+  }
+
   close(): Promise<void> {
     return this.api.close();
   }

@@ -48,6 +48,16 @@ recordings.subscribe((c) => {
   done.catch((err: unknown) => log.error({ err, ns, name }, "recording deletion"));
 });
 await recordings.start();
+finalizer
+  .mergeOrphans()
+  .then((merged) => {
+    if (merged.length > 0)
+      log.info(
+        { merged: merged.map((m) => m.metadata.name) },
+        "merged partials of recordings deleted meanwhile",
+      );
+  })
+  .catch((err: unknown) => log.error({ err }, "merging orphaned partials"));
 
 const registry = newRegistry("merger");
 const worker = createMergerWorker({

@@ -74,6 +74,28 @@ export class Finalizer {
     return merged;
   }
 
+  /**
+   * Partials of recordings that no longer exist: a merger that died mid-merge left them, and the
+   * deletion event does not come again after a restart. Each such recording's partials are first
+   * rewritten from its state (dropped only at the end of a merge, so still complete even when some
+   * partials were already deleted), then merged as on deletion. Run once the recordings are synced.
+   */
+  async mergeOrphans(): Promise<SeccompProfile[]> {
+    const gone = new Map<string, [string, string]>();
+    for (const p of await this.deps.store.list("SeccompProfile", "", { [LABELS.partial]: "true" })) {
+      const rec = p.metadata.labels?.[LABELS.recordingId];
+      const ns = p.metadata.labels?.[LABELS.recordingNamespace] ?? p.metadata.namespace;
+      if (rec === undefined || ns === undefined || this.deps.recording(ns, rec) !== undefined) continue;
+      gone.set(`${ns}/${rec}`, [ns, rec]);
+    }
+    const merged: SeccompProfile[] = [];
+    for (const [ns, rec] of gone.values()) {
+      await this.snapshot(ns, rec);
+      merged.push(...(await this.mergeRecording(ns, rec)));
+    }
+    return merged;
+  }
+
   /** A recording was deleted: its state in Redis is no longer needed (its profiles stay). */
   async forget(namespace: string, recording: string): Promise<void> {
     for (const st of await this.deps.state.list(`${namespace}/${recording}`)) {
