@@ -226,4 +226,90 @@ describe("cluster installer (fake API server, real files)", () => {
     expect(await readFile(file("web"), "utf8")).toBe(before);
     expect(profileRefKey({ kind: "SeccompProfile", name: "web" })).toBe("SeccompProfile//web");
   });
+
+  it("aggregates all nodes' statuses on the profile: the lowest state wins", async () => {
+    const p = seccomp("web");
+    api.put(p);
+    approve(p);
+    await until(() => expect(profile("web")?.status).toMatchObject({ status: "Installed" }));
+    api.put({
+      apiVersion: API,
+      kind: "ProfileNodeStatus",
+      metadata: { name: nodeStatusName("node-b", { kind: "SeccompProfile", name: "web" }) },
+      spec: { node: "node-b", kind: "SeccompProfile", name: "web" },
+      status: { state: "Error", message: "WriteFailed: no space left on device" },
+    });
+    await until(() => expect(profile("web")?.status).toMatchObject({ status: "Error" }));
+    const ready = (profile("web")?.status as { conditions: { status: string; message: string }[] })
+      .conditions[0];
+    expect(ready).toMatchObject({ status: "False" });
+    expect(ready?.message).toMatch(/Error on 2 node\(s\); node-b: WriteFailed: no space left on device/);
+  });
+
+  it("a deleted profile that was never installed just loses the finalizer", async () => {
+    api.put(seccomp("never"));
+    await until(() => expect(profile("never")?.metadata.finalizers).toContain(nodeFinalizer(NODE)));
+    const { CustomObjectsApi } = await import("@kubernetes/client-node");
+    await api
+      .kubeConfig("admin")
+      .makeApiClient(CustomObjectsApi)
+      .deleteClusterCustomObject({ group: GROUP, version: "v1", plural: "seccompprofiles", name: "never" });
+    await until(() => expect(profile("never")).toBeUndefined());
+    expect(await readdir(base, { recursive: true })).toEqual([]);
+  });
+
+  it("hostile names from the API never reach the host; other profiles still install", async () => {
+    for (const name of ["..", "a/../../etc", ".hidden", "x".repeat(300), "UPPER"]) {
+      const p = seccomp(name);
+      api.put(p);
+    }
+    const ok = seccomp("fine");
+    api.put(ok);
+    approve(ok);
+    await until(() => expect(nodeStatus("fine")?.status.state).toBe("Installed"));
+    const names = (await readdir(base, { recursive: true })).sort();
+    expect(names).toEqual([
+      "var",
+      "var/lib",
+      "var/lib/kubelet",
+      "var/lib/kubelet/seccomp",
+      "var/lib/kubelet/seccomp/operator",
+      "var/lib/kubelet/seccomp/operator/fine.json",
+    ]);
+  });
+
+  it("survives watch drops and a compacted history, and a restart keeps files and statuses", async () => {
+    const p = seccomp("web");
+    api.put(p);
+    approve(p);
+    await until(() => expect(nodeStatus("web")?.status.state).toBe("Installed"));
+    api.compact();
+    api.closeWatches();
+    const v2 = seccomp("web", ["read", "write", "exit_group", "openat"]);
+    api.put({ ...(profile("web") as KObject), spec: v2.spec });
+    approve(v2);
+    await until(async () => expect(await readFile(file("web"), "utf8")).toContain("openat"));
+    // Restart with an empty (in-memory) manifest; delete while it is down: the finalizer holds.
+    await installer.stop();
+    const { CustomObjectsApi } = await import("@kubernetes/client-node");
+    await api
+      .kubeConfig("admin")
+      .makeApiClient(CustomObjectsApi)
+      .deleteClusterCustomObject({ group: GROUP, version: "v1", plural: "seccompprofiles", name: "web" });
+    expect(profile("web")?.metadata.deletionTimestamp).toBeDefined();
+    expect(await readFile(file("web"), "utf8")).toContain("openat");
+    installer = new ClusterInstaller({
+      kubeConfig: api.kubeConfig(SA),
+      node: NODE,
+      writer,
+      manifest: memoryManifest(),
+      reconcileDeps: {
+        kernel: { AppArmorProfile: new AppArmorKernel(), SelinuxProfile: new SelinuxKernel() },
+      },
+      debounceMs: 10,
+    });
+    await installer.start();
+    await until(() => expect(profile("web")).toBeUndefined());
+    await expect(readFile(file("web"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
 });

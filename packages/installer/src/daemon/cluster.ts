@@ -2,6 +2,8 @@ import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import {
   API_GROUP,
   type ApprovalRecord,
+  DNS_LABEL,
+  ObjectName,
   type ProfileKind,
   type ProfileRef,
   profileRefKey,
@@ -167,6 +169,14 @@ export class ClusterInstaller {
       const ref: ProfileRef = { kind, name: meta.name };
       if (meta.namespace !== undefined) ref.namespace = meta.namespace;
       const deleting = meta.deletionTimestamp !== undefined;
+      // A name no API server would accept must not end up in a request path (`a/../../x`).
+      if (
+        !ObjectName.safeParse(meta.name).success ||
+        (meta.namespace !== undefined && !DNS_LABEL.test(meta.namespace))
+      ) {
+        desired.push({ object: raw, source: "api" });
+        continue;
+      }
       owners.set(profileRefKey(ref), {
         kind,
         meta,
