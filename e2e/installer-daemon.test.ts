@@ -5,7 +5,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ApprovalRecord, ProfileObject } from "@secprof/core";
 import { approvalObject, nodeStatusName, profileDigest } from "@secprof/installer";
-import { type FakeApiServer, type KObject, spoKinds, startFakeApiServer } from "@secprof/testkit";
+import {
+  eventually,
+  type FakeApiServer,
+  installerKinds,
+  type KObject,
+  spoKinds,
+  startFakeApiServer,
+} from "@secprof/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
@@ -24,27 +31,12 @@ let proc: ChildProcess;
 let log = "";
 let port = 0;
 
-async function until(check: () => Promise<unknown> | unknown, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline)
-        throw new Error(`${(err as Error).message}\ninstaller log:\n${log.slice(-4000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
+const until = (check: () => unknown) =>
+  eventually(check, 30_000, () => `installer log:\n${log.slice(-4000)}`);
 
 beforeAll(async () => {
   api = await startFakeApiServer({ kinds: spoKinds({ profilesNamespaced: false, versions: ["v1"] }) });
-  for (const [kind, plural] of [
-    ["ProfileApproval", "profileapprovals"],
-    ["ProfileNodeStatus", "profilenodestatuses"],
-  ] as const)
-    api.registerKind({ group: GROUP, version: "v1", kind, plural, namespaced: false });
+  for (const k of installerKinds()) api.registerKind(k);
   base = await mkdtemp(path.join(tmpdir(), "secprof-installer-e2e-"));
   await mkdir(path.join(base, "host"));
   const kubeconfig = path.join(base, "kubeconfig");

@@ -1,6 +1,7 @@
 export { type RuncOptions, type RuncResult, runcBundle, runcRun } from "@secprof/recorder";
+export * from "./eventually.js";
 export * from "./fixtures.js";
-export { CORE_KINDS, SPO_GROUP, spoKinds } from "./kube/kinds.js";
+export { CORE_KINDS, installerKinds, SPO_GROUP, spoKinds } from "./kube/kinds.js";
 export { jsonPatch } from "./kube/patch.js";
 export * from "./kube/server.js";
 export type { KindSpec, KObject, RequestRecord } from "./kube/types.js";

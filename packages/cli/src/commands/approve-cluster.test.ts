@@ -1,5 +1,11 @@
 import { ClusterApprovalApi, nodeStatusName } from "@secprof/installer";
-import { type FakeApiServer, type KObject, spoKinds, startFakeApiServer } from "@secprof/testkit";
+import {
+  type FakeApiServer,
+  installerKinds,
+  type KObject,
+  spoKinds,
+  startFakeApiServer,
+} from "@secprof/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { approve } from "./approve.js";
 
@@ -12,8 +18,16 @@ let out: string;
 let err: string;
 
 const io = () => ({
-  stdout: { write: (s: string) => (out += s) },
-  stderr: { write: (s: string) => (err += s) },
+  stdout: {
+    write: (s: string) => {
+      out += s;
+    },
+  },
+  stderr: {
+    write: (s: string) => {
+      err += s;
+    },
+  },
   env: {},
 });
 const run = (ref: string, extra: { revoke?: boolean; by?: string } = {}, user = "alice") =>
@@ -40,11 +54,7 @@ beforeEach(async () => {
   out = "";
   err = "";
   api = await startFakeApiServer({ kinds: spoKinds({ profilesNamespaced: false, versions: ["v1"] }) });
-  for (const [kind, plural] of [
-    ["ProfileApproval", "profileapprovals"],
-    ["ProfileNodeStatus", "profilenodestatuses"],
-  ] as const)
-    api.registerKind({ group: GROUP, version: "v1", kind, plural, namespaced: false });
+  for (const k of installerKinds()) api.registerKind(k);
 });
 afterEach(() => api.close());
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { approvalDigestInput, type ProfileObject } from "@secprof/core";
-import { missing } from "@secprof/testkit";
+import { eventually, missing } from "@secprof/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { LocalApprovalStore } from "../local-approvals.js";
@@ -41,18 +41,7 @@ const apparmor: ProfileObject = {
   spec: { mode: "Enforce", abstract: { filesystem: { readOnlyPaths: ["/etc/hostname"] } } },
 } as ProfileObject;
 
-async function until(check: () => Promise<unknown>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+const until = (check: () => unknown, ms = 60_000) => eventually(check, ms);
 
 describe.skipIf(skip !== undefined)(`installer privilege split${skip ? ` (${skip})` : ""}`, () => {
   let base: string;

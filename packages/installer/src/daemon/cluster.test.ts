@@ -2,7 +2,14 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type ApprovalRecord, type ProfileObject, profileRefKey } from "@secprof/core";
-import { type FakeApiServer, type KObject, spoKinds, startFakeApiServer } from "@secprof/testkit";
+import {
+  eventually,
+  type FakeApiServer,
+  installerKinds,
+  type KObject,
+  spoKinds,
+  startFakeApiServer,
+} from "@secprof/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 // The RBAC table is core's (not exported from the package index: it is deploy data).
 import { API_CALLS } from "../../../core/src/rbac/table.js";
@@ -55,27 +62,11 @@ const nodeStatus = (name: string) =>
     | undefined;
 const profile = (name: string) => api.get(API, "SeccompProfile", name);
 
-/** Polls (the daemon is watch-driven) until `check` passes. */
-async function until(check: () => unknown, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-}
+const until = (check: () => unknown) => eventually(check, 10_000);
 
 beforeEach(async () => {
   api = await startFakeApiServer({ kinds: spoKinds({ profilesNamespaced: false, versions: ["v1"] }) });
-  for (const [kind, plural] of [
-    ["ProfileApproval", "profileapprovals"],
-    ["ProfileNodeStatus", "profilenodestatuses"],
-  ] as const)
-    api.registerKind({ group: GROUP, version: "v1", kind, plural, namespaced: false });
+  for (const k of installerKinds()) api.registerKind(k);
   base = await mkdtemp(path.join(tmpdir(), "secprof-cluster-inst-"));
   writer = await HostWriter.open({ root: base, seccompLayout: "cluster" });
   installer = new ClusterInstaller({

@@ -204,3 +204,11 @@ export class KindRegistry {
     };
   }
 }
+
+/** The installer's cluster-scoped kinds (v1 only; deploy/crds): ProfileApproval, ProfileNodeStatus. */
+export function installerKinds(): KindSpec[] {
+  return [
+    ["ProfileApproval", "profileapprovals"],
+    ["ProfileNodeStatus", "profilenodestatuses"],
+  ].map(([kind = "", plural = ""]) => ({ group: SPO_GROUP, version: "v1", kind, plural, namespaced: false }));
+}
