@@ -96,8 +96,9 @@ export function avcEvent(
   };
 }
 
-export function apparmorEvent(h: Header, f: Fields): AppArmorEvent | DropReason {
-  const apparmor = plain(f.get("apparmor"));
+/** `verdict`: what the record type says when the record has no `apparmor=` field (old kernels). */
+export function apparmorEvent(h: Header, f: Fields, verdict?: string): AppArmorEvent | DropReason {
+  const apparmor = plain(f.get("apparmor")) ?? verdict ?? null;
   const operation = plain(f.get("operation"));
   if (apparmor === null || operation === null) return "malformed";
   return {

@@ -205,6 +205,33 @@ describe("SELinux and AppArmor records", () => {
     ]);
   });
 
+  it("reads old-kernel APPARMOR_ALLOWED records that carry no apparmor= field (the type is the verdict)", () => {
+    // The record libapparmor's own SWIG examples parse (AppArmor upstream,
+    // libraries/libapparmor/swig: type=APPARMOR_ALLOWED, 2.6.31-era kernel, `w::` masks), and
+    // the same body as the kernel's numeric type in printk form.
+    const body =
+      'operation="file_perm" pid=4064 parent=4002 profile="/usr/bin/gedit" requested_mask="w::" denied_mask="w::" fsuid=1000 ouid=1000 name="/home/jamie/.gnome2/accels/gedit"';
+    const { events, stats } = parse([
+      `type=APPARMOR_ALLOWED msg=audit(1257283891.471:2232): ${body}`,
+      `Nov  3 21:31:31 host kernel: type=1503 audit(1257283892.123:2234): ${body}`,
+      "type=APPARMOR_STATUS msg=audit(1257283893.000:2235): no fields worth anything",
+    ]);
+    expect(events.map((e) => e.event)).toMatchObject([
+      {
+        kind: "apparmor",
+        apparmor: "ALLOWED",
+        operation: "file_perm",
+        profile: "/usr/bin/gedit",
+        name: "/home/jamie/.gnome2/accels/gedit",
+        requestedMask: "w::",
+        pid: 4064,
+      },
+      { kind: "apparmor", apparmor: "DENIED", operation: "file_perm" },
+    ]);
+    // A record without an operation is still not an AppArmor event.
+    expect(stats.dropped.malformed).toBe(1);
+  });
+
   it("keeps a subj label with spaces as one value", () => {
     const line = AUDITD.replace("subj=unconfined", "subj=/usr/sbin/cupsd (enforce)");
     const { events } = parse([line]);
@@ -243,9 +270,10 @@ describe("properties", () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 64, unit: "grapheme" }), (s) => {
         fc.pre(s !== "(null)" && !/^[0-9A-F]+$/.test(s));
-        const line = AUDITD.replace('comm="cat"', `comm=${kernelString(s)}`).replace(
+        // Replacer functions: a generated "$&" must not be read as a replacement pattern.
+        const line = AUDITD.replace('comm="cat"', () => `comm=${kernelString(s)}`).replace(
           'exe="/usr/bin/cat"',
-          `exe=${kernelString(`/x/${s}`)}`,
+          () => `exe=${kernelString(`/x/${s}`)}`,
         );
         const ev = parse([line]).events[0]?.event;
         expect(ev?.comm).toBe(s);

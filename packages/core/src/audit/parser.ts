@@ -19,6 +19,16 @@ import { record, seccompAt, seccompRecord } from "./seccomp-fast.js";
 
 export type AuditKind = "syscall" | "avc" | "apparmor";
 
+/** The verdict an `APPARMOR_*` record type stands for when the record has no `apparmor=` field. */
+const APPARMOR_TYPE_VERDICTS: Readonly<Record<string, string>> = {
+  APPARMOR_AUDIT: "AUDIT",
+  APPARMOR_ALLOWED: "ALLOWED",
+  APPARMOR_DENIED: "DENIED",
+  APPARMOR_HINT: "HINT",
+  APPARMOR_STATUS: "STATUS",
+  APPARMOR_ERROR: "ERROR",
+};
+
 export interface ParsedEvent {
   /** 1-based input line of the record the event came from. */
   line: number;
@@ -208,8 +218,12 @@ export class AuditParser {
   private apparmor(line: string, lineNo: number, h: Header, out: ParsedEvent[]): void {
     if (!this.want.has("apparmor")) return this.ignore();
     const f = tokenize(line, h.bodyStart, h.bodyEnd);
-    if (!f.has("apparmor")) return this.drop(h.type === "AVC" ? "malformed" : "unsupported_type");
-    this.primary(h, lineNo, apparmorEvent(h, f), out);
+    // Kernels before AppArmor moved to AVC records (2.6.x era; libapparmor still parses them)
+    // wrote `type=APPARMOR_ALLOWED` (1502) etc. with no `apparmor=` field: the type is the verdict.
+    const verdict = f.has("apparmor") ? undefined : APPARMOR_TYPE_VERDICTS[h.type];
+    if (!f.has("apparmor") && verdict === undefined)
+      return this.drop(h.type === "AVC" ? "malformed" : "unsupported_type");
+    this.primary(h, lineNo, apparmorEvent(h, f, verdict), out);
   }
 
   /** USER_AVC: the kernel wraps the object manager's own text in `msg='…'`. */

@@ -132,11 +132,13 @@ describe("factsFromApparmorEvents: complain-mode ALLOWED records feed the same f
     const r = factsFromApparmorEvents(events, { profile: "/usr/sbin/secprof-demo" });
     expect(r.facts).toMatchObject({
       readPaths: ["/etc/ssl/openssl.cnf", "/proc/@{pid}/status"],
+      // Line 13: the old `type=APPARMOR_ALLOWED` form without `apparmor=` (mask "w::").
+      writePaths: ["/home/alice/.config/secprof/state"],
       network: ["tcp"],
       executables: [],
       capabilities: [],
     });
-    expect(r.used).toBe(3);
+    expect(r.used).toBe(4);
     expect(r.used + r.skipped).toBe(events.length);
   });
 

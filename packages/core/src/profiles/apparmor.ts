@@ -59,8 +59,8 @@ import type { ProfileMeta } from "./seccomp.js";
  */
 
 export type AppArmorFactSet = z.infer<typeof AppArmorFacts>;
-/** Facts plus the mapped-executable files (libraries) that `AppArmorFacts` has no field for yet. */
-export type AppArmorFactsInput = AppArmorFactSet & { libraries?: string[] };
+/** The facts a profile is built from (the observation form; `libraries` optional for older observations). */
+export type AppArmorFactsInput = AppArmorFactSet;
 
 /** Linux capabilities by number (0–40), as AppArmor names them. */
 export const LINUX_CAPABILITIES: readonly string[] = [
@@ -276,7 +276,7 @@ export class AppArmorRecorder {
   /** The namespace's facts, sorted (the observation form plus `libraries`). */
   facts(mntns: number): AppArmorFactsInput {
     const f = this.byNs.get(mntns);
-    const out: Required<AppArmorFactsInput> = {
+    const out: { [K in keyof AppArmorFactsInput]-?: NonNullable<AppArmorFactsInput[K]> } = {
       executables: [],
       libraries: [],
       readPaths: [],

@@ -11,6 +11,8 @@ export const AvcTuple = z.object({
 
 export const AppArmorFacts = z.object({
   executables: z.array(z.string().max(4096)).max(10_000),
+  /** Files mapped executable (mmap PROT_EXEC): SPO's `allowedLibraries`. Optional for older observations. */
+  libraries: z.array(z.string().max(4096)).max(10_000).optional(),
   readPaths: z.array(z.string().max(4096)).max(10_000),
   writePaths: z.array(z.string().max(4096)).max(10_000),
   capabilities: z.array(z.string().max(32)).max(64),

@@ -386,7 +386,7 @@ export class DeltaBatcher {
       if (slot.known.size < this.maxKnown) slot.known.add(fact);
     }
     for (const list of Object.values(syscalls)) list?.sort();
-    for (const list of Object.values(aa)) list.sort();
+    for (const list of Object.values(aa)) list?.sort();
     avc.sort((a, b) => cmp(JSON.stringify(a), JSON.stringify(b)));
     return hasAa ? { syscalls, avc, apparmor: aa } : { syscalls, avc };
   }
