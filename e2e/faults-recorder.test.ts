@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -27,6 +27,18 @@ const NS = "faults";
 const TOKEN = randomBytes(24).toString("hex");
 /** The merger's mark on a profile whose recording lost data (with the loss counters). */
 const INCOMPLETE = "secprof.x-k8s.io/incomplete";
+/**
+ * The flood: lines, processes, and the recorder's peak RSS budget (VmHWM, MiB): the memory limit
+ * of the recorder container in deploy/base/recorder.yaml.
+ */
+const FLOOD_LINES = 250_000;
+const FLOOD_PIDS = 3000;
+const FLOOD_RSS_BUDGET_MIB = 256;
+/**
+ * The V8 heap cap the recorder must run with under that limit: its live data is bounded (backlog,
+ * caches), but without a cap V8 collects lazily and this flood takes it to ~270 MiB RSS.
+ */
+const RECORDER_HEAP_CAP = "--max-old-space-size=128";
 
 describe.skipIf(skip)(`recorder faults (${skip ?? "recorder + merger processes, Redis, fake API"})`, () => {
   const dir = mkdtempSync(path.join(tmpdir(), "secprof-faults-"));
@@ -45,11 +57,11 @@ describe.skipIf(skip)(`recorder faults (${skip ?? "recorder + merger processes, 
   }, 60_000);
 
   afterAll(async () => {
-    for (const r of recorders) await r.stop();
+    await Promise.all(recorders.map((r) => r.stop()));
     await merger?.stop();
     await cluster?.close();
     proc.cleanup();
-  });
+  }, 30_000);
 
   const diagnostics = () => [...recorders, merger].map((d) => d.diagnostics()).join("\n\n");
 
@@ -257,4 +269,54 @@ describe.skipIf(skip)(`recorder faults (${skip ?? "recorder + merger processes, 
     expect(merged.annotations["spo.x-k8s.io/syscall-coverage"]).toContain('"total":2');
     expect(merged.annotations[INCOMPLETE]).toBeUndefined();
   }, 120_000);
+  it(`a flood of ${FLOOD_LINES / 1000}k events from ${FLOOD_PIDS} processes of containers no pod claims: peak RSS stays under ${FLOOD_RSS_BUDGET_MIB} MiB, drops are counted, and the recorded pod's profile is complete and marked incomplete`, async () => {
+    onTestFailed(() => console.error(diagnostics()));
+    const node = `flood-${RUN}`;
+    const { audit, recorder, checkpoint } = await nodeRecorder(node, { NODE_OPTIONS: RECORDER_HEAP_CAP });
+    const target = await recordedPod("flood", node);
+    // Processes in containers of pods the API does not know (static pods, another runtime's
+    // containers): their events wait in the resolver's bounded backlog, then are dropped and counted.
+    const floodPids = Array.from({ length: FLOOD_PIDS }, (_, i) => 100_000 + i);
+    for (const pid of floodPids) {
+      const id = randomBytes(32).toString("hex");
+      proc.spawn({ pid, start: 100, cgroup: `0::/kubepods/besteffort/pod${randomUUID()}/${id}\n` });
+    }
+    recorder.start();
+    await recorder.ready();
+    const truth = syscallStream(5000, 150, 21);
+    const noise = syscallStream(FLOOD_LINES, 300, 22);
+    const rand = seeded(23);
+    const started = Date.now();
+    const perChunk = 10_000;
+    for (let i = 0, t = 0; i < noise.length; i += perChunk) {
+      const lines: string[] = [];
+      for (const name of noise.slice(i, i + perChunk)) {
+        lines.push(audit.seccomp(floodPids[Math.floor(rand() * floodPids.length)] ?? 0, name));
+        if (rand() < truth.length / FLOOD_LINES && t < truth.length)
+          lines.push(audit.seccomp(target.pid, truth[t++] ?? ""));
+      }
+      if (i + perChunk >= noise.length)
+        while (t < truth.length) lines.push(audit.seccomp(target.pid, truth[t++] ?? ""));
+      audit.append(lines);
+    }
+    await checkpointAtEnd(checkpoint, audit.file, 120_000);
+    const seconds = (Date.now() - started) / 1000;
+    const pid = recorder.child?.pid ?? 0;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const peakMib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? "0") / 1024;
+    const misses = await recorder.metric("secprof_recorder_attribution_misses", { reason: "backlogFull" });
+    console.log(
+      `flood: ${audit.lines} lines in ${seconds.toFixed(1)} s (${Math.round(audit.lines / seconds)} lines/s), recorder peak RSS ${peakMib.toFixed(0)} MiB, backlogFull drops ${misses}`,
+    );
+    expect(peakMib).toBeGreaterThan(0);
+    expect(peakMib).toBeLessThan(FLOOD_RSS_BUDGET_MIB);
+    expect(await recorder.metric("secprof_recorder_lines_total")).toBe(audit.lines);
+    expect(misses).toBeGreaterThan(0);
+
+    await cluster.setPhase(target.pod, "Succeeded");
+    const profile = await profileSyscalls(target.profile);
+    expect(profile.names).toEqual([...new Set(truth)].sort());
+    const incomplete = JSON.parse(profile.annotations[INCOMPLETE] ?? "{}") as Record<string, unknown>;
+    expect(JSON.stringify(incomplete)).toMatch(/"attributionMisses":[1-9]/);
+  }, 180_000);
 });
