@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { dropDetail, type JsonLineDrop, readJsonLine } from "./bpftrace-json.js";
 
 /**
  * apparmor.bt's stdout, validated and decoded (see the program's header for the line forms).
@@ -45,7 +46,7 @@ export interface CapKey {
 
 export type AppArmorMapName = "@p" | "@mx" | "@sk" | "@cap" | "@capsa" | "@trunc";
 
-export type AppArmorDropReason = "invalid_json" | "schema" | "unexpected" | "bad_key";
+export type AppArmorDropReason = JsonLineDrop | "bad_key";
 
 const count = z.number().int().nonnegative();
 const u32 = count.max(0xffff_ffff);
@@ -67,7 +68,6 @@ const LineSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("map"), data: MapData }),
   z.object({ type: z.literal("value"), data: z.union([ExecTuple, MarkerTuple]) }),
 ]);
-const KNOWN_TYPES: ReadonlySet<string> = new Set(["attached_probes", "lost_events", "map", "value"]);
 
 export interface AppArmorExecLine {
   pid: number;
@@ -89,27 +89,11 @@ export type AppArmorLine =
   | { kind: "map"; name: AppArmorMapName; entries: Record<string, number> }
   | { kind: "drop"; reason: AppArmorDropReason; detail: string };
 
-function drop(reason: AppArmorDropReason, detail: string): AppArmorLine {
-  return { kind: "drop", reason, detail: detail.length > 200 ? `${detail.slice(0, 200)}…` : detail };
-}
-
 /** One stdout line of apparmor.bt, classified. Never throws. */
 export function parseAppArmorLine(line: string): AppArmorLine {
-  const text = line.trim();
-  if (text === "") return { kind: "blank" };
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return drop("invalid_json", text);
-  }
-  const parsed = LineSchema.safeParse(json);
-  if (!parsed.success) {
-    const type = typeof json === "object" && json !== null && "type" in json ? json.type : undefined;
-    if (typeof type === "string" && !KNOWN_TYPES.has(type)) return drop("unexpected", text);
-    return drop("schema", `${parsed.error.issues[0]?.message ?? "invalid"}: ${text}`);
-  }
-  const v = parsed.data;
+  const r = readJsonLine(line, LineSchema);
+  if (r.kind !== "line") return r;
+  const v = r.value;
   switch (v.type) {
     case "attached_probes":
       return { kind: "attached", probes: v.data.probes };
@@ -117,7 +101,8 @@ export function parseAppArmorLine(line: string): AppArmorLine {
       return { kind: "lost", events: v.data.events };
     case "map": {
       const [name, entries] = Object.entries(v.data)[0] ?? [];
-      if (name === undefined || entries === undefined) return drop("schema", text);
+      if (name === undefined || entries === undefined)
+        return { kind: "drop", reason: "schema", detail: dropDetail(line.trim()) };
       return { kind: "map", name: name as AppArmorMapName, entries };
     }
     case "value": {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type JsonLineDrop, readJsonLine } from "./bpftrace-json.js";
 
 /** Syscall ABI of one recorded call. `x86` is the 32-bit compat ABI (i386 numbers). */
 export type BpfArch = "x86_64" | "x86" | "x32";
@@ -52,12 +53,7 @@ export interface SnapshotEvent {
 export type BpfEvent = SyscallsEvent | ExecEvent | SnapshotEvent;
 
 export type DropReason =
-  /** The line is not JSON. */
-  | "invalid_json"
-  /** JSON of a known bpftrace output type, but not the shape syscalls.bt prints. */
-  | "schema"
-  /** A valid bpftrace output type syscalls.bt never prints (printf, helper_error, ...). */
-  | "unexpected"
+  | JsonLineDrop
   /** A map key that is not `<mntns>,<0|1>,<id>`. */
   | "bad_key"
   /** A syscall id that is not a syscall on the ABI it was made with (e.g. -1, 0x7fffffff). */
@@ -84,8 +80,6 @@ const LineSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("value"), data: z.union([ExecTuple, MarkerTuple]) }),
 ]);
 
-const KNOWN_TYPES: ReadonlySet<string> = new Set(["attached_probes", "lost_events", "map", "value"]);
-
 /** One stdout line of syscalls.bt, classified. Never throws. */
 export type ParsedLine =
   | { kind: "blank" }
@@ -99,26 +93,10 @@ export type ParsedLine =
   | { kind: "map"; entries: Record<string, number> }
   | { kind: "drop"; reason: DropReason; detail: string };
 
-function drop(reason: DropReason, detail: string): ParsedLine {
-  return { kind: "drop", reason, detail: detail.length > 200 ? `${detail.slice(0, 200)}…` : detail };
-}
-
 export function parseLine(line: string): ParsedLine {
-  const text = line.trim();
-  if (text === "") return { kind: "blank" };
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return drop("invalid_json", text);
-  }
-  const parsed = LineSchema.safeParse(json);
-  if (!parsed.success) {
-    const type = typeof json === "object" && json !== null && "type" in json ? json.type : undefined;
-    if (typeof type === "string" && !KNOWN_TYPES.has(type)) return drop("unexpected", text);
-    return drop("schema", `${parsed.error.issues[0]?.message ?? "invalid"}: ${text}`);
-  }
-  const v = parsed.data;
+  const r = readJsonLine(line, LineSchema);
+  if (r.kind !== "line") return r;
+  const v = r.value;
   switch (v.type) {
     case "attached_probes":
       return { kind: "attached", probes: v.data.probes };
