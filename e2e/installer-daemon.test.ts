@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,6 +10,7 @@ import {
   type FakeApiServer,
   installerKinds,
   type KObject,
+  SPO_GROUP,
   spoKinds,
   startFakeApiServer,
 } from "@secprof/testkit";
@@ -22,8 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  */
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const GROUP = "security-profiles-operator.x-k8s.io";
-const API = `${GROUP}/v1`;
+const API = `${SPO_GROUP}/v1`;
 const SA = "system:serviceaccount:secprof:secprof-installer";
 let api: FakeApiServer;
 let base: string;
@@ -34,13 +34,11 @@ let port = 0;
 const until = (check: () => unknown) =>
   eventually(check, 30_000, () => `installer log:\n${log.slice(-4000)}`);
 
-beforeAll(async () => {
-  api = await startFakeApiServer({ kinds: spoKinds({ profilesNamespaced: false, versions: ["v1"] }) });
-  for (const k of installerKinds()) api.registerKind(k);
-  base = await mkdtemp(path.join(tmpdir(), "secprof-installer-e2e-"));
-  await mkdir(path.join(base, "host"));
-  const kubeconfig = path.join(base, "kubeconfig");
-  await writeFile(kubeconfig, api.kubeConfig(SA).exportConfig(), { mode: 0o600 });
+let kubeconfig = "";
+
+/** Starts dist/main.js in cluster mode; resolves once it listens (its metrics port parsed from the log). */
+async function startDaemon(): Promise<void> {
+  log = "";
   proc = spawn(process.execPath, [path.join(ROOT, "packages/installer/dist/main.js")], {
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -64,6 +62,17 @@ beforeAll(async () => {
     if (m?.[1] === undefined) throw new Error("not started");
     port = Number(m[1]);
   });
+}
+
+beforeAll(async () => {
+  api = await startFakeApiServer({
+    kinds: [...spoKinds({ profilesNamespaced: false, versions: ["v1"] }), ...installerKinds()],
+  });
+  base = await mkdtemp(path.join(tmpdir(), "secprof-installer-e2e-"));
+  await mkdir(path.join(base, "host"));
+  kubeconfig = path.join(base, "kubeconfig");
+  await writeFile(kubeconfig, api.kubeConfig(SA).exportConfig(), { mode: 0o600 });
+  await startDaemon();
 });
 
 afterAll(async () => {
@@ -73,44 +82,46 @@ afterAll(async () => {
 });
 
 const get = (p: string) => fetch(`http://127.0.0.1:${port}${p}`);
+const FILE = () => path.join(base, "host/var/lib/kubelet/seccomp/operator/web.json");
+const nodeState = () =>
+  (
+    api.get(API, "ProfileNodeStatus", nodeStatusName("e2e-node", { kind: "SeccompProfile", name: "web" })) as
+      | { status?: { state?: string; digest?: string } }
+      | undefined
+  )?.status;
+
+/** Sets the profile's syscalls (creating it if needed) and approves exactly that content. */
+function publish(names: string[]): string {
+  const cur = api.get(API, "SeccompProfile", "web");
+  const profile: KObject = {
+    apiVersion: API,
+    kind: "SeccompProfile",
+    metadata: cur?.metadata ?? { name: "web" },
+    spec: {
+      defaultAction: "SCMP_ACT_ERRNO",
+      architectures: ["SCMP_ARCH_X86_64"],
+      syscalls: [{ names, action: "SCMP_ACT_ALLOW" }],
+    },
+  };
+  api.put(profile);
+  const record: ApprovalRecord = {
+    kind: "SeccompProfile",
+    name: "web",
+    digest: profileDigest(profile as ProfileObject),
+    approvedBy: "alice",
+    approvedAt: new Date().toISOString(),
+  };
+  const old = api.get(API, "ProfileApproval", "seccomp.web");
+  api.put({ ...(approvalObject(record) as KObject), ...(old ? { metadata: { ...old.metadata } } : {}) });
+  return record.digest;
+}
 
 describe("installer daemon process (cluster mode)", () => {
   it("installs an approved profile, reports it, serves probes and metrics, stops on SIGTERM", async () => {
     expect((await get("/healthz")).status).toBe(200);
-    const profile: KObject = {
-      apiVersion: API,
-      kind: "SeccompProfile",
-      metadata: { name: "web" },
-      spec: {
-        defaultAction: "SCMP_ACT_ERRNO",
-        architectures: ["SCMP_ARCH_X86_64"],
-        syscalls: [{ names: ["read", "write", "exit_group"], action: "SCMP_ACT_ALLOW" }],
-      },
-    };
-    api.put(profile);
-    const record: ApprovalRecord = {
-      kind: "SeccompProfile",
-      name: "web",
-      digest: profileDigest(profile as ProfileObject),
-      approvedBy: "alice",
-      approvedAt: new Date().toISOString(),
-    };
-    api.put(approvalObject(record) as KObject);
-    const file = path.join(base, "host/var/lib/kubelet/seccomp/operator/web.json");
-    await until(async () => expect(JSON.parse(await readFile(file, "utf8")).syscalls).toBeDefined());
-    await until(() =>
-      expect(
-        (
-          api.get(
-            API,
-            "ProfileNodeStatus",
-            nodeStatusName("e2e-node", { kind: "SeccompProfile", name: "web" }),
-          ) as {
-            status?: { state?: string };
-          }
-        )?.status?.state,
-      ).toBe("Installed"),
-    );
+    publish(["read", "write", "exit_group"]);
+    await until(async () => expect(JSON.parse(await readFile(FILE(), "utf8")).syscalls).toBeDefined());
+    await until(() => expect(nodeState()?.state).toBe("Installed"));
     await until(async () => expect((await get("/readyz")).status).toBe(200));
     const metrics = await (await get("/metrics")).text();
     expect(metrics).toMatch(/secprof_installer_profiles\{state="Installed",component="installer"\} 1/);
@@ -119,5 +130,41 @@ describe("installer daemon process (cluster mode)", () => {
     const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
     proc.kill("SIGTERM");
     expect(await exited).toBe(0);
+  });
+
+  it("kill -9 at random points while versions change: the file is always a whole version, no temp file survives a restart", async () => {
+    const kills = Number(process.env.SECPROF_DAEMON_KILLS ?? 12);
+    const versions: string[][] = [];
+    const dir = path.dirname(FILE());
+    const BASE = ["read", "write", "exit_group", "openat", "close", "mmap", "brk", "fstat", "lseek", "futex"];
+    let temps = 0;
+    for (let i = 0; i < kills; i++) {
+      await startDaemon();
+      const names = BASE.slice(0, 3 + (i % (BASE.length - 2)));
+      versions.push(names);
+      publish(names);
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 120)));
+      proc.kill("SIGKILL");
+      await new Promise((r) => proc.once("exit", r));
+      const text = await readFile(FILE(), "utf8").catch(() => undefined);
+      if (text !== undefined) {
+        const got = (JSON.parse(text) as { syscalls: { names: string[] }[] }).syscalls[0]?.names;
+        expect(versions.map((v) => JSON.stringify(v))).toContain(JSON.stringify(got));
+      }
+      temps += (await readdir(dir).catch(() => [] as string[])).filter((n) =>
+        n.endsWith(".secprof-tmp"),
+      ).length;
+    }
+    const last = versions[versions.length - 1] ?? [];
+    await startDaemon();
+    const digest = publish(last);
+    await until(() => expect(nodeState()).toMatchObject({ state: "Installed", digest }));
+    expect(
+      (JSON.parse(await readFile(FILE(), "utf8")) as { syscalls: { names: string[] }[] }).syscalls[0]?.names,
+    ).toEqual(last);
+    expect(await readdir(dir)).toEqual(["web.json"]);
+    process.stdout.write(
+      `installer kill -9: ${kills} kills, ${temps} temp files seen between kills, none after restart\n`,
+    );
   });
 });
