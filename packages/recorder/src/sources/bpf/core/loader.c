@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
   char config_bytes[rodata_size];
   memcpy(config_bytes, initial, rodata_size);
   struct config cfg = {.exclude_mntns = (uint32_t)exclude, .count_calls = (uint32_t)counts};
-  memcpy(config_bytes, &cfg, sizeof(cfg)); /* the only two .rodata variables, in this order */
+  memcpy(config_bytes, &cfg, sizeof(cfg)); /* `config`, the only .rodata variable */
   int err = bpf_map__set_initial_value(rodata, config_bytes, rodata_size);
   if (err) die("configure BPF object", err);
   if (counts) bpf_map__set_type(sc, BPF_MAP_TYPE_PERCPU_HASH);

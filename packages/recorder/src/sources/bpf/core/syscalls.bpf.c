@@ -58,9 +58,11 @@ struct linux_binprm {
 #define NR_EXECVE 59
 #define FILENAME_MAX_LEN 256
 
-/* Set by the loader before loading. */
-const volatile __u32 exclude_mntns = 0;
-const volatile __u32 count_calls = 0;
+/* Set by the loader before loading (loader.c's struct config: one struct fixes the layout). */
+const volatile struct {
+  __u32 exclude_mntns;
+  __u32 count_calls;
+} config = {};
 
 struct key {
   __u32 mntns;
@@ -93,22 +95,70 @@ struct {
 /* Exec events dropped because the ring buffer was full (read by the loader). */
 __u64 lost = 0;
 
+/*
+ * A BTF pointer (bpf_get_current_task_btf, tp_btf arguments) is dereferenced with plain loads
+ * the verifier turns into fault-safe ones, instead of a bpf_probe_read_kernel() call per hop.
+ */
 static __always_inline __u32 task_mntns(struct task_struct *t) {
-  return BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+  return t->nsproxy->mnt_ns->ns.inum;
 }
+
+/*
+ * Seen mode's per-CPU cache of keys already in `sc`: one slot per (mount namespace mod
+ * CACHE_SLOTS), a bit per (compat, id) for ids below CACHED_NR (every x86_64 and i386 syscall
+ * today). A hit costs an array lookup the verifier inlines and a bit test, instead of hashing
+ * the key; a bit is set only once the key is in `sc`, and keys never leave `sc` while recording,
+ * so a hit never hides a key. A slot taken over by another namespace starts empty.
+ */
+#define CACHE_SLOTS 8
+#define CACHED_NR 512
+
+struct seen_slot {
+  __u32 mntns;
+  __u32 unused;
+  __u64 bits[2][CACHED_NR / 64];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, CACHE_SLOTS);
+  __type(key, __u32);
+  __type(value, struct seen_slot);
+} seen_cache SEC(".maps");
 
 static __always_inline void record(__u32 compat, __s64 id) {
   struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
-  struct key k = {.mntns = task_mntns(t), .compat = compat, .id = id};
-  if (k.mntns == exclude_mntns) return;
+  struct key k = {.mntns = task_mntns(t), .compat = compat & 1, .id = id};
+  if (k.mntns == config.exclude_mntns) return;
+
+  __u64 *word = 0;
+  __u64 bit = 0;
+  if (!config.count_calls && id >= 0 && id < CACHED_NR) {
+    __u32 slot = k.mntns % CACHE_SLOTS;
+    struct seen_slot *c = bpf_map_lookup_elem(&seen_cache, &slot);
+    if (c != 0) {
+      if (c->mntns != k.mntns) {
+        c->mntns = k.mntns;
+        for (int i = 0; i < CACHED_NR / 64; i++) {
+          c->bits[0][i] = 0;
+          c->bits[1][i] = 0;
+        }
+      }
+      word = &c->bits[k.compat][(__u32)id / 64];
+      bit = 1ULL << ((__u32)id % 64);
+      if (*word & bit) return;
+    }
+  }
+
   __u64 *v = bpf_map_lookup_elem(&sc, &k);
   if (v != 0) {
-    /* Seen mode: presence is all that matters, and a lookup writes no shared cache line. */
-    if (count_calls) *v += 1; /* per-CPU value in count mode: no atomics needed */
-    return;
+    if (config.count_calls) *v += 1; /* per-CPU value in count mode: no atomics needed */
+  } else {
+    __u64 one = 1;
+    long err = bpf_map_update_elem(&sc, &k, &one, BPF_NOEXIST);
+    if (err != 0 && err != -17 /* EEXIST: another CPU inserted it */) return; /* map full */
   }
-  __u64 one = 1;
-  bpf_map_update_elem(&sc, &k, &one, BPF_NOEXIST);
+  if (word != 0) *word |= bit;
 }
 
 /*
