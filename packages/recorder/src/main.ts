@@ -11,6 +11,7 @@ import { AttributionResolver } from "./attribution/resolver.js";
 import { BpfSyscallAttributor } from "./daemon/bpf-syscalls.js";
 import { RecorderConfig } from "./daemon/config.js";
 import { EXEC_TRACKER_PROGRAM, ExecTracker } from "./daemon/exec-tracker.js";
+import { logBarrier } from "./daemon/log-barrier.js";
 import { RecorderCore } from "./daemon/recorder-core.js";
 import { RecorderLoss } from "./daemon/recorder-loss.js";
 import { KubePodIndex } from "./kube/pod-index.js";
@@ -21,6 +22,8 @@ import { BpftraceSource, type BpftraceSourceOptions } from "./sources/bpf/bpftra
 import { loadCheckpoint, resumeFrom, saveCheckpoint } from "./sources/checkpoint-store.js";
 
 const log = pino({ name: "secprof-recorder" });
+/** Longest a pod's end waits for the audit log to be read (profiles are due ≤ 2 s after it). */
+const POD_END_WAIT_MS = 1500;
 const cfg = loadConfig(RecorderConfig, process.env);
 const kc = new KubeConfig();
 kc.loadFromDefault();
@@ -69,6 +72,8 @@ const bpfSyscalls = new BpfSyscallAttributor({
 });
 const logsMode = cfg.SECPROF_RECORDERS.has("logs");
 const bpfMode = cfg.SECPROF_RECORDERS.has("bpf");
+/** Where the audit log has been read and processed up to (saved once sent). */
+let pendingCheckpoint: Parameters<typeof saveCheckpoint>[1] | undefined;
 /** Set once bpftrace is attached (below). */
 let bpf: BpftraceSource | undefined;
 
@@ -154,12 +159,19 @@ http.listen(cfg.SECPROF_METRICS_PORT, cfg.SECPROF_METRICS_HOST, () =>
 );
 
 podIndex.onPodEnded((pod) => {
-  // With eBPF, a pod's last syscalls reach us with the next read of the kernel map: wait for it
-  // (the kubelet reports the end after the containers exited), so they precede `ended`.
-  const settled =
+  // The kubelet reports the end after the containers exited, but their last facts may not have
+  // reached us yet: wait (bounded) for the audit records logged so far, and with eBPF for the next
+  // read of the kernel map, so that they precede `ended`.
+  const settled = Promise.all([
+    logsMode
+      ? logBarrier(cfg.SECPROF_AUDIT_LOG, () => pendingCheckpoint, POD_END_WAIT_MS).then((ok) => {
+          if (!ok) log.warn({ pod: pod.name }, "pod ended before the audit log was read up to its end");
+        })
+      : undefined,
     bpf !== undefined && bpfMode
       ? bpfSyscalls.nextSnapshot(2 * cfg.SECPROF_BPF_INTERVAL_MS + 1000)
-      : Promise.resolve();
+      : undefined,
+  ]);
   settled
     .then(() => core.podEnded(pod))
     .catch((err: unknown) => log.error({ err, pod: pod.name }, "pod end"));
@@ -241,7 +253,6 @@ log.info(
   "recorder started",
 );
 
-let pendingCheckpoint: Parameters<typeof saveCheckpoint>[1] | undefined;
 const flush = async () => {
   parser.flush(events, Date.now() - 2000);
   deliver();

@@ -10,6 +10,9 @@ import {
 } from "@secprof/core";
 import { mergeSeccompPartials, seccompProfileFor } from "../finalize.js";
 
+/** Ended targets remembered per merger process (a few hundred bytes each). */
+const ENDED_REMEMBERED = 10_000;
+
 export interface FinalizerDeps {
   state: ProfileState;
   store: ProfileStore;
@@ -23,14 +26,28 @@ export interface FinalizerDeps {
  * idempotent — rerunning after a crash or a late observation converges to the same objects.
  */
 export class Finalizer {
+  /** Targets whose pod ended, most recent last (bounded): a later delta rewrites their profile. */
+  readonly #ended = new Set<string>();
+
   constructor(private readonly deps: FinalizerDeps) {}
 
-  /** Wraps a ProfileState so that applying an `ended` observation writes the target's profile. */
+  /**
+   * Wraps a ProfileState so that applying an `ended` observation writes the target's profile, and
+   * so does a delta of an ended target merged after it (workers run jobs concurrently; a backlog
+   * can hold a pod's last delta while its `ended` is merged).
+   */
   finalizing(state: ProfileState): ProfileState {
     return {
       apply: async (obs: Observation) => {
         await state.apply(obs);
-        if (obs.ended === true) await this.target(obs.target);
+        const key = `${recordingKey(obs.target)}/${obs.target.profileName}`;
+        if (obs.ended === true) {
+          this.#ended.delete(key);
+          this.#ended.add(key);
+          if (this.#ended.size > ENDED_REMEMBERED)
+            this.#ended.delete(this.#ended.values().next().value ?? "");
+        } else if (!this.#ended.has(key)) return;
+        await this.target(obs.target);
       },
       get: (k, n) => state.get(k, n),
       list: (k) => state.list(k),

@@ -59,9 +59,11 @@ export class RecorderCore {
   }
 
   /**
-   * A pod ended: after its last facts are sent, each of its targets gets an `ended` observation
-   * so the merger writes the profile. The job id (seq = now) is fixed once created, so
-   * redelivery is harmless, and differs from any earlier pod of the same name.
+   * A pod ended: each of its targets gets an `ended` observation so the merger writes the profile.
+   * Facts still pending ride in that observation: in a job of their own they could be merged after
+   * it (workers run jobs concurrently) and miss the profile. Targets with nothing pending get an
+   * empty one; its job id (seq = now) is fixed once created, so redelivery is harmless, and differs
+   * from any earlier pod of the same name.
    */
   async podEnded(pod: {
     namespace: string;
@@ -69,7 +71,18 @@ export class RecorderCore {
     uid: string;
     containers: readonly { name: string }[];
   }): Promise<void> {
-    await this.flush();
+    const done = new Set<string>();
+    const ofPod = (t: Target) => t.namespace === pod.namespace && t.pod === pod.name && t.podUid === pod.uid;
+    const last: Observation[] = [];
+    for (const obs of this.batcher.flush()) {
+      if (ofPod(obs.target)) last.push({ ...obs, ended: true });
+      else await this.sendOrRequeue(obs);
+    }
+    for (const obs of last) {
+      const r = await this.queue.send(obs);
+      if (r.ok || r.reason === "spooled") done.add(`${obs.target.recording}/${obs.target.profileName}`);
+      else this.batcher.requeue(obs);
+    }
     const at = Date.now();
     for (const recorder of ["Logs", "Bpf"] as const) {
       for (const c of pod.containers) {
@@ -82,6 +95,7 @@ export class RecorderCore {
           kind: "regular" as const,
         };
         for (const target of this.targets(ref, recorder)) {
+          if (done.has(`${target.recording}/${target.profileName}`)) continue;
           const obs: Observation = {
             v: 1,
             target,
@@ -102,12 +116,15 @@ export class RecorderCore {
   /** Sends what is new since the last flush; deltas that cannot be sent are kept for the next. */
   async flush(): Promise<number> {
     let sent = 0;
-    for (const obs of this.batcher.flush()) {
-      const r = await this.queue.send(obs);
-      if (r.ok || r.reason === "spooled") sent++;
-      else this.batcher.requeue(obs);
-    }
+    for (const obs of this.batcher.flush()) if (await this.sendOrRequeue(obs)) sent++;
     return sent;
+  }
+
+  private async sendOrRequeue(obs: Observation): Promise<boolean> {
+    const r = await this.queue.send(obs);
+    if (r.ok || r.reason === "spooled") return true;
+    this.batcher.requeue(obs);
+    return false;
   }
 
   private targets(pod: PodContainerRef, recorder: RecorderKind): Target[] {
