@@ -2,33 +2,48 @@
 // Composition root of the merger: BullMQ workers folding deltas into Redis, profile objects
 // written to the Kubernetes API when pods end, Containers recordings merged on deletion, and the
 // token-protected download API for CI. Runs unprivileged; any number of replicas.
+// Environment: daemon/config.ts. Host mode (one Linux host without Kubernetes) when
+// SECPROF_RECORDINGS_DIR is set and no kubeconfig is (daemon-kit host/mode.ts): recordings from
+// that directory, profiles written as CR YAML files to SECPROF_PROFILES_DIR (host/adapters.ts).
 import { createServer } from "node:http";
 import { KubeConfig } from "@kubernetes/client-node";
-import { loadConfig, newRegistry, observabilityServer, RecordingWatcher } from "@secprof/daemon-kit";
+import {
+  hostMode,
+  loadConfig,
+  newRegistry,
+  observabilityServer,
+  type RecordingView,
+  RecordingWatcher,
+  registerRecordingsDirMetrics,
+} from "@secprof/daemon-kit";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { bearerCheck, createBundleApiHandler } from "./bundle/http-api.js";
 import { MergerConfig } from "./daemon/config.js";
 import { Finalizer } from "./daemon/finalizer.js";
 import { MergerRecordingSource } from "./daemon/recording-source.js";
+import { mergerHostAdapters } from "./host/adapters.js";
 import { KubeProfileStore } from "./kube/profile-store.js";
 import { assertNoEviction, RedisProfileState } from "./redis-state.js";
 import { createMergerWorker } from "./worker.js";
 
 const log = pino({ name: "secprof-merger" });
 const cfg = loadConfig(MergerConfig, process.env);
+const host = hostMode(process.env) ? mergerHostAdapters(process.env, log) : undefined;
 const kc = new KubeConfig();
-kc.loadFromDefault();
+if (host === undefined) kc.loadFromDefault();
 
 const redis = new Redis(cfg.SECPROF_REDIS_URL, { maxRetriesPerRequest: null });
 await assertNoEviction(redis);
 const state = new RedisProfileState(redis);
-const store = new KubeProfileStore({ kubeConfig: kc, scope: cfg.SECPROF_PROFILE_SCOPE });
-const recordings = new RecordingWatcher({
-  kubeConfig: kc,
-  component: "secprof-merger",
-  onError: (err, during) => log.warn({ err, during }, "recordings"),
-});
+const store = host?.store ?? new KubeProfileStore({ kubeConfig: kc, scope: cfg.SECPROF_PROFILE_SCOPE });
+const recordings: RecordingView =
+  host?.recordings ??
+  new RecordingWatcher({
+    kubeConfig: kc,
+    component: "secprof-merger",
+    onError: (err, during) => log.warn({ err, during }, "recordings"),
+  });
 const recording = (ns: string, name: string) => recordings.get(ns, name);
 const finalizer = new Finalizer({ state, store, recording });
 
@@ -60,6 +75,7 @@ finalizer
   .catch((err: unknown) => log.error({ err }, "merging orphaned partials"));
 
 const registry = newRegistry("merger");
+if (host !== undefined) registerRecordingsDirMetrics(registry, host.recordings);
 const worker = createMergerWorker({
   connection: { url: cfg.SECPROF_REDIS_URL, maxRetriesPerRequest: null } as never,
   state: finalizer.finalizing(state),

@@ -1,10 +1,20 @@
 #!/usr/bin/env node
 // Composition root of the per-node recorder daemon: the only place that reads the environment,
-// builds adapters and touches `process`.
+// builds adapters and touches `process`. Environment: daemon/config.ts. Host mode (one Linux
+// host without Kubernetes) when SECPROF_RECORDINGS_DIR is set and no kubeconfig is (daemon-kit
+// host/mode.ts): recordings from that directory, pods from the runc state roots
+// SECPROF_RUNC_ROOTS (host/config.ts, host/adapters.ts).
 import { machine, release } from "node:os";
 import { KubeConfig } from "@kubernetes/client-node";
 import { AuditParser, type ParsedEvent, type RawEvent } from "@secprof/core";
-import { loadConfig, newRegistry, observabilityServer, RecordingWatcher } from "@secprof/daemon-kit";
+import {
+  hostMode,
+  loadConfig,
+  newRegistry,
+  observabilityServer,
+  type RecordingView,
+  RecordingWatcher,
+} from "@secprof/daemon-kit";
 import { pino } from "pino";
 import { Counter, Gauge } from "prom-client";
 import { AttributionResolver } from "./attribution/resolver.js";
@@ -14,6 +24,8 @@ import { EXEC_TRACKER_PROGRAM, ExecTracker } from "./daemon/exec-tracker.js";
 import { logBarrier } from "./daemon/log-barrier.js";
 import { RecorderCore } from "./daemon/recorder-core.js";
 import { RecorderLoss } from "./daemon/recorder-loss.js";
+import { recorderHostAdapters, registerRecorderHostMetrics } from "./host/adapters.js";
+import type { RecorderPodIndex } from "./host/recorder-pod-index.js";
 import { KubePodIndex } from "./kube/pod-index.js";
 import { BullmqObservationQueue } from "./queue/bullmq-queue.js";
 import { DeltaBatcher } from "./queue/delta-batcher.js";
@@ -25,19 +37,26 @@ const log = pino({ name: "secprof-recorder" });
 /** Longest a pod's end waits for the audit log to be read (profiles are due ≤ 2 s after it). */
 const POD_END_WAIT_MS = 1500;
 const cfg = loadConfig(RecorderConfig, process.env);
+const hostAdapters = hostMode(process.env)
+  ? recorderHostAdapters(process.env, { nodeName: cfg.NODE_NAME, procRoot: cfg.SECPROF_PROC_ROOT, log })
+  : undefined;
 const kc = new KubeConfig();
-kc.loadFromDefault();
+if (hostAdapters === undefined) kc.loadFromDefault();
 
-const podIndex = new KubePodIndex({
-  kubeConfig: kc,
-  nodeName: cfg.NODE_NAME,
-  onError: (err, source) => log.warn({ err, source }, "pod watch"),
-});
-const recordings = new RecordingWatcher({
-  kubeConfig: kc,
-  report: false,
-  onError: (err, during) => log.warn({ err, during }, "recording watch"),
-});
+const podIndex: RecorderPodIndex =
+  hostAdapters?.podIndex ??
+  new KubePodIndex({
+    kubeConfig: kc,
+    nodeName: cfg.NODE_NAME,
+    onError: (err, source) => log.warn({ err, source }, "pod watch"),
+  });
+const recordings: RecordingView =
+  hostAdapters?.recordings ??
+  new RecordingWatcher({
+    kubeConfig: kc,
+    report: false,
+    onError: (err, during) => log.warn({ err, during }, "recording watch"),
+  });
 const queue = await BullmqObservationQueue.open({
   connection: cfg.SECPROF_REDIS_URL,
   spool: { file: cfg.SECPROF_SPOOL },
@@ -79,6 +98,7 @@ let bpf: BpftraceSource | undefined;
 
 const parser = new AuditParser({ format: "auditd" });
 const registry = newRegistry("recorder");
+if (hostAdapters !== undefined) registerRecorderHostMetrics(registry, hostAdapters);
 const linesRead = new Counter({
   name: "secprof_recorder_lines_total",
   help: "audit log lines read",

@@ -217,7 +217,7 @@ export class RecordingWatcher {
       return;
     }
     const rec = parsed.data;
-    const problem = this.#problemOf(rec);
+    const problem = recordingProblem(rec);
     const rawObj = meta.success ? meta.data : undefined;
     if (problem !== undefined) {
       this.#markInvalid(k, rawObj, problem.problem, problem.message);
@@ -253,17 +253,6 @@ export class RecordingWatcher {
     this.#invalid.delete(k);
     if (meta.data.metadata.uid !== undefined) this.#handled.delete(meta.data.metadata.uid);
     if (was !== undefined) this.#notify({ type: "delete", recording: was });
-  }
-
-  #problemOf(rec: ProfileRecording): { problem: ProfileRecordingProblem; message: string } | undefined {
-    const name = rec.metadata.name;
-    if (!DNS_LABEL.test(name) || name.length > 63)
-      return {
-        problem: "name",
-        message: `recording name "${name}" is not a DNS-1123 label (at most 63 lowercase letters, digits and '-'); it becomes a label value on the recorded profiles`,
-      };
-    const combination = invalidCombination(rec.spec);
-    return combination === undefined ? undefined : { problem: "combination", message: combination };
   }
 
   #markInvalid(
@@ -418,6 +407,20 @@ export class RecordingWatcher {
     });
     this.#eventsEmitted += 1;
   }
+}
+
+/** Why a schema-valid recording cannot be recorded (name, kind × recorder), or undefined. */
+export function recordingProblem(
+  rec: ProfileRecording,
+): { problem: Exclude<ProfileRecordingProblem, "schema">; message: string } | undefined {
+  const name = rec.metadata.name;
+  if (!DNS_LABEL.test(name) || name.length > 63)
+    return {
+      problem: "name",
+      message: `recording name "${name}" is not a DNS-1123 label (at most 63 lowercase letters, digits and '-'); it becomes a label value on the recorded profiles`,
+    };
+  const combination = invalidCombination(rec.spec);
+  return combination === undefined ? undefined : { problem: "combination", message: combination };
 }
 
 function hasCondition(raw: RawRecording, generation: number, want: DesiredCondition): boolean {
