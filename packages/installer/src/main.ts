@@ -127,8 +127,12 @@ if (cfg.SECPROF_MODE === "cluster") {
   const store = new LocalApprovalStore(
     cfg.SECPROF_APPROVAL_STORE ?? LocalApprovalStore.defaultPath(dir ?? "."),
   );
+  // Default: next to the profiles (as `secprof install DIR`), else next to the approval store.
   const state = new LocalInstallState(
-    cfg.SECPROF_STATE_FILE ?? LocalInstallState.defaultPath(dir ?? path.dirname(store.file)),
+    cfg.SECPROF_STATE_FILE ??
+      (dir === undefined
+        ? path.join(path.dirname(store.file), "install-state.json")
+        : LocalInstallState.defaultPath(dir)),
   );
   const desired = async () => {
     if (dir !== undefined) {

@@ -21,7 +21,8 @@ import { z } from "zod";
  *                          loads them); this process then needs no access to /etc/apparmor.d or
  *                          /etc/selinux.d. Unset: done in-process (needs root for those kinds).
  * - SECPROF_STATE_FILE     optional JSON file keeping what this installer installed across
- *                          restarts (single-host default: <dir>/.secprof/install-state.json;
+ *                          restarts (single-host default: <dir>/.secprof/install-state.json, or
+ *                          install-state.json next to SECPROF_APPROVAL_STORE with the merger;
  *                          cluster default: in memory; the per-node finalizers keep deletions safe
  *                          across restarts anyway).
  * - SECPROF_METRICS_PORT   /metrics, /healthz, /readyz port (default 9104; 0 = any free port).
