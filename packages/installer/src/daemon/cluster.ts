@@ -282,10 +282,7 @@ export class ClusterInstaller {
     if (s.namespace !== undefined) ref.namespace = s.namespace;
     const name = nodeStatusName(this.#opts.node, ref);
     const body = JSON.stringify(nodeStatusBody(s));
-    const cached = this.caches.nodeStatuses
-      .values()
-      .find((o) => KubeMeta.safeParse(o).data?.metadata.name === name);
-    const seen = NodeStatusObject.safeParse(cached);
+    const seen = NodeStatusObject.safeParse(this.caches.nodeStatuses.get("", name));
     const last =
       this.#written.get(name) ??
       (seen.success
@@ -332,9 +329,7 @@ export class ClusterInstaller {
           ? []
           : [{ node: this.#opts.node, state: mine.state, message: nodeStatusBody(mine).message }]),
       ];
-      const raw = Object.values(this.caches.profiles)
-        .flatMap((c) => c.values())
-        .find((p) => KubeMeta.safeParse(p).data?.metadata.uid === o.meta.uid);
+      const raw = this.caches.profiles[o.kind].get(o.meta.namespace ?? "", o.meta.name);
       const patch = profileStatusPatch((raw as { status?: unknown } | undefined)?.status, all, mine);
       if (patch === undefined) continue;
       try {

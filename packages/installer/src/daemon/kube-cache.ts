@@ -63,6 +63,10 @@ export class ObjectCache {
     });
   }
 
+  get(namespace: string, name: string): unknown {
+    return this.#items.get(`${namespace}/${name}`);
+  }
+
   values(): unknown[] {
     return [...this.#items.values()];
   }
