@@ -58,9 +58,10 @@ server.listen(0, "127.0.0.1", async () => {
 });
 `;
 
-function record(kinds: string, name: string, argv: string[], cwd: string) {
+function record(kinds: string, name: string, argv: string[], cwd: string, extra: string[] = []) {
   const out = mkdtempSync(path.join(tmpdir(), "secprof-aa-out-"));
-  const r = spawnSync("node", [CLI, "record", "--kind", kinds, "--name", name, "--out", out, "--", ...argv], {
+  const args = [CLI, "record", "--kind", kinds, "--name", name, "--out", out, ...extra, "--", ...argv];
+  const r = spawnSync("node", args, {
     cwd,
     encoding: "utf8",
     timeout: 180_000,
@@ -204,6 +205,30 @@ describe.skipIf(skip)(
     });
   },
 );
+
+const skipRunc = skip ?? missing("runc", "auditd");
+
+describe.skipIf(skipRunc)(`secprof record --for runc --kind apparmor (${skipRunc ?? "real runc"})`, () => {
+  it("records only what the container does from its entrypoint's exec on (what AppArmor confines)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "secprof-aa-runc-"));
+    const r = record("apparmor", "ctr", ["sh", "-c", "cat /etc/hostname > /dev/null; ls /"], dir, [
+      "--for",
+      "runc",
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const text = r.read("ctr.apparmor");
+    const compiled = await compileAppArmor(text, { expectProfile: "ctr" });
+    expect(compiled.ok, compiled.ok ? "" : compiled.message).toBe(true);
+    const a = AppArmorProfile.parse(parse(r.read("ctr.apparmor.yaml"))).spec.abstract;
+    expect(a.executable?.allowedExecutables).toEqual(["/usr/bin/cat", "/usr/bin/ls", "/usr/bin/sh"]);
+    expect(a.filesystem?.readOnlyPaths).toContain("/etc/hostname");
+    // runc init's set-up in the namespace (the bundle's rootfs seen from the host, uid maps, its
+    // own memfd) happens before the profile applies and must not be in it.
+    expect(text).not.toMatch(/secprof-runc-|uid_map|setgroups|\/proc\/self\/fd\//);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(r.out, { recursive: true, force: true });
+  });
+});
 
 describe.skipIf(skipSelinux)(
   `SELinux CIL from fixture AVCs (${skipSelinux ?? "real semodule store"})`,

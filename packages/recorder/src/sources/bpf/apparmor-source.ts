@@ -29,6 +29,11 @@ export interface AppArmorBpfSourceOptions {
   maxPathsPerNamespace?: number;
   /** Kernel map key limit (all namespaces). Default 65536. */
   mapKeysMax?: number;
+  /**
+   * true (default): a process's facts count from its first exec in the namespace (what AppArmor
+   * confines; a runtime's set-up before the entrypoint's exec is left out). false: everything.
+   */
+  afterExec?: boolean;
   bpftrace?: string;
   program?: string;
   /** Command run to prove the probes are attached and, at stop, that all output is read. Default /bin/true. */
@@ -95,6 +100,7 @@ export class AppArmorBpfSource {
   readonly #exclude: number;
   readonly #maxPaths: number;
   readonly #keysMax: number;
+  readonly #afterExec: boolean;
   readonly #bpftrace: string;
   readonly #program: string;
   readonly #marker: string[];
@@ -130,6 +136,7 @@ export class AppArmorBpfSource {
     this.#exclude = intOption("excludeMntns", opts.excludeMntns, 0, 0, 0xffff_ffff);
     this.#maxPaths = intOption("maxPathsPerNamespace", opts.maxPathsPerNamespace, 10_000, 1, 1_000_000);
     this.#keysMax = intOption("mapKeysMax", opts.mapKeysMax, 65_536, 16, 4_194_304);
+    this.#afterExec = opts.afterExec ?? true;
     this.#bpftrace = opts.bpftrace ?? "bpftrace";
     this.#program = opts.program ?? APPARMOR_PROGRAM_PATH;
     const t = ["/bin/true", "/usr/bin/true"].find((p) => existsSync(p));
@@ -157,6 +164,7 @@ export class AppArmorBpfSource {
       String(this.#interval),
       String(this.#exclude),
       String(this.#maxPaths),
+      this.#afterExec ? "1" : "0",
     ];
     const setpriv = SETPRIV.find((p) => existsSync(p));
     return setpriv === undefined ? bt : [setpriv, "--pdeathsig", "KILL", "--", ...bt];
