@@ -7,6 +7,7 @@ import {
   type FakeApiServer,
   installerKinds,
   type KObject,
+  missing,
   spoKinds,
   startFakeApiServer,
 } from "@secprof/testkit";
@@ -16,6 +17,7 @@ import { API_CALLS } from "../../../core/src/rbac/table.js";
 import { HostWriter } from "../host-writer.js";
 import { AppArmorKernel, SelinuxKernel } from "../kernel.js";
 import { profileDigest } from "../render.js";
+import { PolicyCompilers } from "../validate/validator.js";
 import { ClusterInstaller } from "./cluster.js";
 import { approvalObject, nodeFinalizer, nodeStatusName } from "./kube-objects.js";
 import { memoryManifest } from "./manifest-store.js";
@@ -303,4 +305,89 @@ describe("cluster installer (fake API server, real files)", () => {
     await until(() => expect(profile("web")).toBeUndefined());
     await expect(readFile(file("web"))).rejects.toMatchObject({ code: "ENOENT" });
   });
+
+  it.skipIf(missing("apparmor_parser") !== undefined)(
+    "AppArmor through the real compiler: installed, honestly not loaded, protected while a pod uses it",
+    async () => {
+      await installer.stop();
+      const compilers = new PolicyCompilers();
+      installer = new ClusterInstaller({
+        kubeConfig: api.kubeConfig(SA),
+        node: NODE,
+        writer,
+        manifest: memoryManifest(),
+        reconcileDeps: {
+          kernel: {
+            AppArmorProfile: new AppArmorKernel({ sysfs: path.join(base, "no-sysfs") }),
+            SelinuxProfile: new SelinuxKernel(),
+          },
+          validator: compilers,
+        },
+        debounceMs: 10,
+      });
+      try {
+        await installer.start();
+        const aa: KObject = {
+          apiVersion: API,
+          kind: "AppArmorProfile",
+          metadata: { name: "web-aa" },
+          spec: { mode: "Enforce", abstract: { filesystem: { readOnlyPaths: ["/etc/hostname"] } } },
+        };
+        api.put(aa);
+        api.put(
+          approvalObject({
+            kind: "AppArmorProfile",
+            name: "web-aa",
+            digest: profileDigest(aa as ProfileObject),
+            approvedBy: "alice",
+            approvedAt: new Date().toISOString(),
+          }) as KObject,
+        );
+        const status = () =>
+          (
+            api.get(
+              API,
+              "ProfileNodeStatus",
+              nodeStatusName(NODE, { kind: "AppArmorProfile", name: "web-aa" }),
+            ) as { status: { state: string; message: string } } | undefined
+          )?.status;
+        await until(() => expect(status()?.state).toBe("Installed"));
+        expect(status()?.message).toMatch(/not loaded: no AppArmor in this kernel/);
+        const aaFile = path.join(base, "etc/apparmor.d/web-aa");
+        expect(await readFile(aaFile, "utf8")).toContain("profile web-aa");
+        api.put({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "aa-user", namespace: "default" },
+          spec: {
+            nodeName: NODE,
+            containers: [
+              {
+                name: "c",
+                securityContext: { appArmorProfile: { type: "Localhost", localhostProfile: "web-aa" } },
+              },
+            ],
+          },
+          status: { phase: "Running" },
+        });
+        const { CustomObjectsApi } = await import("@kubernetes/client-node");
+        await api
+          .kubeConfig("admin")
+          .makeApiClient(CustomObjectsApi)
+          .deleteClusterCustomObject({
+            group: GROUP,
+            version: "v1",
+            plural: "apparmorprofiles",
+            name: "web-aa",
+          });
+        await until(() => expect(status()?.message).toMatch(/^InUse: .*default\/aa-user/));
+        expect(await readFile(aaFile, "utf8")).toContain("profile web-aa");
+        api.remove("v1", "Pod", "aa-user", "default");
+        await until(() => expect(api.get(API, "AppArmorProfile", "web-aa")).toBeUndefined());
+        await expect(readFile(aaFile)).rejects.toMatchObject({ code: "ENOENT" });
+      } finally {
+        await compilers.dispose();
+      }
+    },
+  );
 });
