@@ -121,7 +121,10 @@ export type NodeStatusObject = z.infer<typeof NodeStatusObject>;
 
 /** What a status object carries (compared before writing, so unchanged statuses cost no call). */
 export function nodeStatusBody(s: NodeProfileStatus): { state: string; message: string; digest?: string } {
-  const message = `${s.reason}: ${s.message}`;
+  // The object says what is on the host, not whether this pass rewrote it ("installed" vs "up to
+  // date"): otherwise the pass after every install would write the status again.
+  const text = s.state === "Installed" ? s.message.replace(/^up to date /, "installed ") : s.message;
+  const message = `${s.reason}: ${text}`;
   const body: { state: string; message: string; digest?: string } = {
     state: s.state,
     message: message.length > MESSAGE_MAX ? `${message.slice(0, MESSAGE_MAX - 1)}…` : message,
