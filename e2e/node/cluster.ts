@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { runcBundle } from "@secprof/recorder";
-import { type FakeApiServer, spoKinds, startFakeApiServer } from "@secprof/testkit";
+import { type FakeApiServer, installerKinds, spoKinds, startFakeApiServer } from "@secprof/testkit";
 import { run, until } from "./procs.js";
 
 export const GROUP = "security-profiles-operator.x-k8s.io";
@@ -41,7 +41,9 @@ export class SimCluster {
   ) {}
 
   static async start(dir: string): Promise<SimCluster> {
-    const api = await startFakeApiServer({ kinds: spoKinds({ profilesNamespaced: false }) });
+    const api = await startFakeApiServer({
+      kinds: [...spoKinds({ profilesNamespaced: false }), ...installerKinds()],
+    });
     const kc = api.kubeConfig("admin");
     const kubeconfig = path.join(dir, "kubeconfig");
     writeFileSync(kubeconfig, kc.exportConfig());

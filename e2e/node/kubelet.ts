@@ -57,12 +57,14 @@ export const seccompDir = (hostRoot: string): string => path.join(hostRoot, "var
 
 /**
  * The seccomp profile the kubelet would hand to the runtime for the pod's first container:
- * `Localhost` profiles are read from `<root>/var/lib/kubelet/seccomp/<localhostProfile>`.
+ * `Localhost` profiles are read from `<root>/var/lib/kubelet/seccomp/<localhostProfile>`; none
+ * (undefined) runs the container unconfined.
  */
 export function containerSeccomp(pod: Pod, hostRoot: string): unknown {
   const sp =
     pod.spec?.containers[0]?.securityContext?.seccompProfile ?? pod.spec?.securityContext?.seccompProfile;
-  if (sp?.type !== "Localhost" || sp.localhostProfile === undefined)
+  if (sp === undefined) return undefined;
+  if (sp.type !== "Localhost" || sp.localhostProfile === undefined)
     throw new Error(`pod ${pod.metadata?.name}: no Localhost seccomp profile (${JSON.stringify(sp)})`);
   return JSON.parse(readFileSync(path.join(seccompDir(hostRoot), sp.localhostProfile), "utf8"));
 }

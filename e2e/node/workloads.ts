@@ -10,20 +10,29 @@ export interface Workload {
   script: (port: number) => string;
   /** A syscall the workload cannot do without: removing it from its profile must fail the check. */
   needs?: string;
+  /** How it is recorded: through the webhook and the audit log, or by eBPF without touching the pod. */
+  recorder: "Logs" | "Bpf";
 }
 
-/** Retries `cmd` for up to 10 s (a server in the background needs a moment to listen). */
-const retry = (cmd: string) =>
-  `i=0; until ${cmd}; do i=$((i+1)); [ $i -lt 100 ] || { echo "gave up: ${cmd.replace(/"/g, "'")}"; exit 3; }; sleep 0.1; done`;
+/**
+ * Waits up to 10 s for a server in the background to log that it listens. The clients then run
+ * once each: a workload must take the same code paths when recorded and when enforced (a retry
+ * loop whose first attempt only sometimes fails would call syscalls the recording never saw).
+ */
+const waitForLog = (file: string, text: string) =>
+  `i=0; sleep 0.1; until grep -q '${text}' ${file}; do i=$((i+1)); [ $i -lt 100 ] || { echo "gave up waiting for '${text}' in ${file}"; cat ${file}; exit 3; }; sleep 0.1; done`;
 
 export const HTTP: Workload = {
   app: "http",
   needs: "socket",
+  recorder: "Logs",
   script: (port) => `set -e
-mkdir -p /tmp/www && echo secprof-http-ok > /tmp/www/index.html && cd /tmp/www
-python3 -m http.server ${port} --bind 127.0.0.1 >/tmp/http.log 2>&1 &
+mkdir -p /tmp/www
+echo secprof-http-ok > /tmp/www/index.html
+cd /tmp/www
+python3 -u -m http.server ${port} --bind 127.0.0.1 >/tmp/http.log 2>&1 &
 srv=$!
-${retry(`curl -sf -o /tmp/got http://127.0.0.1:${port}/index.html`)}
+${waitForLog("/tmp/http.log", "Serving HTTP")}
 for n in 1 2 3 4 5; do curl -sf -o /tmp/got http://127.0.0.1:${port}/index.html; grep -qx secprof-http-ok /tmp/got; done
 test "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${port}/missing)" = 404
 kill $srv; wait $srv || true
@@ -33,10 +42,12 @@ echo CHECK-OK`,
 export const REDIS: Workload = {
   app: "redis",
   needs: "socket",
+  recorder: "Logs",
   script: (port) => `set -e
 redis-server --port ${port} --bind 127.0.0.1 --save '' --appendonly no --dir /tmp >/tmp/redis.log 2>&1 &
 srv=$!
-${retry(`[ "$(redis-cli -p ${port} PING 2>/dev/null)" = PONG ]`)}
+${waitForLog("/tmp/redis.log", "Ready to accept connections")}
+test "$(redis-cli -p ${port} PING)" = PONG
 test "$(redis-cli -p ${port} SET secprof-key value-1)" = OK
 test "$(redis-cli -p ${port} GET secprof-key)" = value-1
 test "$(redis-cli -p ${port} INCRBY secprof-n 41)" = 41
@@ -45,10 +56,13 @@ wait $srv || true
 echo CHECK-OK`,
 };
 
+/** Dozens of millisecond-long processes: recorded by eBPF, which aggregates per mount namespace in the kernel. */
 export const BATCH: Workload = {
   app: "batch",
+  recorder: "Bpf",
   script: () => `set -e
-mkdir -p /tmp/job && cd /tmp/job
+mkdir -p /tmp/job
+cd /tmp/job
 for i in $(seq 1 40); do echo "item-$i $((i*i))"; done > data.txt
 sort -k2 -n -r data.txt | head -n 5 > top.txt
 awk '{s+=$2} END {print s}' data.txt > sum.txt
