@@ -38,6 +38,9 @@ export class ClusterApprovalApi {
     const kc = new KubeConfig();
     if (file === undefined) kc.loadFromDefault();
     else kc.loadFromFile(file);
+    // client-node's last resort is an anonymous http://localhost:8080: never approve through that.
+    if (kc.getCurrentCluster()?.server === "http://localhost:8080" && kc.getCurrentUser()?.name === "user")
+      throw new Error("no kubeconfig found (set --kubeconfig or KUBECONFIG; --dir for single-host mode)");
     return new ClusterApprovalApi(kc);
   }
 

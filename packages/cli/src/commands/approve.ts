@@ -316,7 +316,7 @@ async function approveInCluster(
   } catch (err) {
     const status = (err as { code?: unknown }).code;
     return fail(
-      `the API refused: ${typeof status === "number" ? `HTTP ${status}: ` : ""}${(err as Error).message.split("\n")[0]}`,
+      `cluster API call failed: ${typeof status === "number" ? `HTTP ${status}: ` : ""}${(err as Error).message.split("\n")[0]}`,
     );
   }
 }
