@@ -24,6 +24,8 @@ export interface RuncOptions {
   /** cgroup path inside the cgroup hierarchy, e.g. kubelet-style `kubepods/.../cri-containerd-<id>`. */
   cgroupsPath?: string;
   id?: string;
+  /** OCI annotations (runc keeps them in its state; host mode reads pod facts from them). */
+  annotations?: Record<string, string>;
 }
 
 let counter = 0;
@@ -76,6 +78,7 @@ function ociConfig(args: string[], opts: RuncOptions): Record<string, unknown> {
     hostname: "secprof-test",
     mounts,
     linux,
+    ...(opts.annotations === undefined ? {} : { annotations: opts.annotations }),
   };
 }
 
