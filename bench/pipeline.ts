@@ -8,7 +8,9 @@
  *   1. enqueue: N small observation jobs with BullMQ `addBulk` (1000 per call), our job options;
  *   2. merger: one BullMQ worker (the real `createMergerWorker` + `RedisProfileState`) draining those
  *      N jobs; applied/s, CPU of the worker process and of Redis; the merged state is then checked
- *      against the ground truth;
+ *      against the ground truth. Twice: one observation per job, and the same N observations in
+ *      batch jobs of `--batch` (as the recorder's `sendMany` sends a flush); rates are delta jobs
+ *      (observations) applied per second either way;
  *   3. state writes without BullMQ: large deltas (1000 syscalls each) through `RedisProfileState.apply`,
  *      in set members/s;
  *   4. recorder steady state: `DeltaBatcher` + `BullmqObservationQueue` for 100 targets at a 1 s flush
@@ -19,8 +21,6 @@
  * Budgets (perf.md §6) are reported, not asserted; the exit code is non-zero only when the merged
  * state is wrong.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -35,7 +35,9 @@ import {
   OBSERVATION_QUEUE_PREFIX,
 } from "../packages/merger/src/worker.js";
 import {
+  BATCH_JOB_NAME,
   BullmqObservationQueue,
+  bullmqBatchJobId,
   bullmqJobId,
   DEFAULT_JOB_OPTIONS,
   JOB_NAME,
@@ -51,6 +53,7 @@ import {
   formatTable,
   writeResults,
 } from "./lib/report.js";
+import { freePort, sleep, startRedis } from "./lib/services.js";
 
 const BUDGET_MERGER_JOBS_PER_S = 20_000;
 const BUDGET_ENQUEUE_JOBS_PER_S = 30_000;
@@ -61,6 +64,8 @@ const { values } = parseArgs({
   options: {
     jobs: { type: "string", default: "200000" },
     concurrency: { type: "string", default: "100" },
+    batch: { type: "string", default: "100" },
+    "batch-concurrency": { type: "string", default: "16" },
     targets: { type: "string", default: "100" },
     "sim-seconds": { type: "string", default: "600" },
     "events-per-target": { type: "string", default: "200" },
@@ -72,45 +77,13 @@ const { values } = parseArgs({
 });
 const JOBS = Number(values.jobs);
 const CONCURRENCY = Number(values.concurrency);
+const BATCH = Math.max(2, Number(values.batch));
+const BATCH_CONCURRENCY = Number(values["batch-concurrency"]);
 const TARGETS = Number(values.targets);
 const SIM_SECONDS = Number(values["sim-seconds"]);
 const EVENTS_PER_TARGET = Number(values["events-per-target"]);
 const NEW_PER_TARGET_HOUR = Number(values["new-per-target-hour"]);
 const RUNS = Math.max(1, Number(values.runs));
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const addr = srv.address();
-  await new Promise<void>((r) => srv.close(() => r()));
-  if (addr === null || typeof addr === "string") throw new Error("no free port");
-  return addr.port;
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const proc = spawn(
-    "redis-server",
-    ["--port", String(port), "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"],
-    { stdio: "ignore" },
-  );
-  for (let i = 0; i < 200; i++) {
-    const c = new Redis({ port, lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false });
-    c.on("error", () => undefined);
-    try {
-      await c.connect();
-      await c.ping();
-      c.disconnect();
-      return proc;
-    } catch {
-      c.disconnect();
-      await sleep(25);
-    }
-  }
-  proc.kill("SIGKILL");
-  throw new Error("redis-server did not start");
-}
 
 /** Redis server CPU seconds (user + sys) so far. */
 async function redisCpu(r: Redis): Promise<number> {
@@ -147,6 +120,8 @@ const ZERO_LOSS = { kernelLost: 0, parserDropped: 0, attributionMisses: 0, trunc
 
 interface MergerResult {
   jobs: number;
+  /** Observations per queue job. */
+  batch: number;
   enqueueS: number;
   enqueuePerS: number;
   mergeS: number;
@@ -159,7 +134,7 @@ interface MergerResult {
   verified: boolean;
 }
 
-async function benchMerger(port: number, admin: Redis): Promise<MergerResult> {
+async function benchMerger(port: number, admin: Redis, batch: number): Promise<MergerResult> {
   const rng = new Rng(Number(values.seed));
   const names = syscallNames("x86_64").filter((n) => n.length > 0);
   const truth = new Map<string, Set<string>>();
@@ -193,16 +168,25 @@ async function benchMerger(port: number, admin: Redis): Promise<MergerResult> {
   });
   await queue.waitUntilReady();
   const t0 = performance.now();
-  for (let i = 0; i < obs.length; i += 1000) {
-    await queue.addBulk(
-      obs
-        .slice(i, i + 1000)
-        .map((o) => ({ name: JOB_NAME, data: o, opts: { ...DEFAULT_JOB_OPTIONS, jobId: bullmqJobId(o) } })),
-    );
-  }
+  const jobs =
+    batch === 1
+      ? obs.map((o) => ({
+          name: JOB_NAME,
+          data: o as unknown,
+          opts: { ...DEFAULT_JOB_OPTIONS, jobId: bullmqJobId(o) },
+        }))
+      : Array.from({ length: Math.ceil(obs.length / batch) }, (_, k) => {
+          const part = obs.slice(k * batch, (k + 1) * batch);
+          return {
+            name: BATCH_JOB_NAME,
+            data: { v: 1, batch: part } as unknown,
+            opts: { ...DEFAULT_JOB_OPTIONS, jobId: bullmqBatchJobId(part) },
+          };
+        });
+  for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
   const enqueueS = (performance.now() - t0) / 1000;
   const waiting = await queue.getWaitingCount();
-  if (waiting !== JOBS) throw new Error(`expected ${JOBS} waiting jobs, found ${waiting}`);
+  if (waiting !== jobs.length) throw new Error(`expected ${jobs.length} waiting jobs, found ${waiting}`);
 
   const stateClient = new Redis({ port, enableAutoPipelining: true });
   const state = new RedisProfileState(stateClient, { prefix: "secprof" });
@@ -212,7 +196,7 @@ async function benchMerger(port: number, admin: Redis): Promise<MergerResult> {
   const worker = createMergerWorker({
     connection: { port, maxRetriesPerRequest: null },
     state,
-    concurrency: CONCURRENCY,
+    concurrency: batch === 1 ? CONCURRENCY : BATCH_CONCURRENCY,
   });
   let m5: number | undefined;
   for (;;) {
@@ -242,6 +226,7 @@ async function benchMerger(port: number, admin: Redis): Promise<MergerResult> {
   const mergeS = (m1 - m0) / 1000;
   return {
     jobs: JOBS,
+    batch,
     enqueueS,
     enqueuePerS: JOBS / enqueueS,
     mergeS,
@@ -388,15 +373,19 @@ async function main(): Promise<void> {
     console.log(`redis-server on :${port}; ${JOBS} jobs, worker concurrency ${CONCURRENCY}\n`);
     // The VM is shared: repeat the throughput stages and report the best run (and all of them).
     const mergerRuns: MergerResult[] = [];
+    const batchedRuns: MergerResult[] = [];
     const memberRuns: Awaited<ReturnType<typeof benchMembers>>[] = [];
     for (let r = 0; r < RUNS; r++) {
-      mergerRuns.push(await benchMerger(port, admin));
+      mergerRuns.push(await benchMerger(port, admin, 1));
+      await admin.flushall();
+      batchedRuns.push(await benchMerger(port, admin, BATCH));
       await admin.flushall();
       memberRuns.push(await benchMembers(port));
       await admin.flushall();
       const last = mergerRuns[mergerRuns.length - 1];
       console.log(
         `run ${r + 1}/${RUNS}: enqueue ${fmtSi(last?.enqueuePerS)} jobs/s, merger ${fmtSi(last?.appliedPerS)} jobs/s, ` +
+          `batched ${fmtSi(batchedRuns[batchedRuns.length - 1]?.appliedPerS)} deltas/s, ` +
           `state ${fmtSi(memberRuns[memberRuns.length - 1]?.perS)} members/s (load ${loadavg()[0]?.toFixed(2)})`,
       );
     }
@@ -407,6 +396,8 @@ async function main(): Promise<void> {
       enqueuePerS: Math.max(...mergerRuns.map((m) => m.enqueuePerS)),
     };
     merger.verified = mergerRuns.every((m) => m.verified);
+    const batched = best(batchedRuns, (m) => m.appliedPerS);
+    batched.verified = batchedRuns.every((m) => m.verified);
     const members = best(memberRuns, (m) => m.perS);
     console.log("");
     const recorder = await benchRecorder(port);
@@ -432,6 +423,30 @@ async function main(): Promise<void> {
             "jobs/s",
           ],
           ["merger", "same, after the first 5%", "", "", merger.steadyPerS, "jobs/s"],
+          [
+            "merger",
+            `batch jobs of ${BATCH} deltas (recorder sendMany), concurrency ${BATCH_CONCURRENCY}`,
+            fmtInt(batched.jobs),
+            batched.mergeS.toFixed(2),
+            batched.appliedPerS,
+            "deltas/s",
+          ],
+          [
+            "merger",
+            "batched: CPU per delta, worker / redis",
+            "",
+            "",
+            `${fmtCpu(batched.workerCpuS)} / ${fmtCpu(batched.redisCpuS)}`,
+            "µs",
+          ],
+          [
+            "merger",
+            "batched: CPU-bound ceiling, 1 dedicated core each",
+            "",
+            "",
+            batched.jobs / Math.max(batched.workerCpuS, batched.redisCpuS),
+            "deltas/s",
+          ],
           [
             "merger",
             "worker process CPU",
@@ -501,11 +516,17 @@ async function main(): Promise<void> {
       ),
     );
     console.log(
-      `\nmerged state vs ground truth: ${merger.verified ? "identical" : "DIFFERENT"}; payload ≈ ${Math.round(merger.payloadBytes)} B/job`,
+      `\nmerged state vs ground truth: ${merger.verified && batched.verified ? "identical" : "DIFFERENT"}; payload ≈ ${Math.round(merger.payloadBytes)} B/delta`,
     );
     const budgets: BudgetCheck[] = [
       checkBudget(
-        "merger applied jobs/s (2 cores shared with Redis)",
+        `merger delta jobs/s, batches of ${BATCH} (2 cores shared with Redis)`,
+        batched.appliedPerS,
+        { min: BUDGET_MERGER_JOBS_PER_S },
+        "jobs/s",
+      ),
+      checkBudget(
+        "merger delta jobs/s, one per job (2 cores shared with Redis)",
         merger.appliedPerS,
         { min: BUDGET_MERGER_JOBS_PER_S },
         "jobs/s",
@@ -528,6 +549,7 @@ async function main(): Promise<void> {
     const file = writeResults(values.out, "pipeline", {
       params: {
         jobs: JOBS,
+        batch: BATCH,
         concurrency: CONCURRENCY,
         targets: TARGETS,
         simSeconds: SIM_SECONDS,
@@ -536,6 +558,8 @@ async function main(): Promise<void> {
       },
       merger,
       mergerRuns,
+      batched,
+      batchedRuns,
       members,
       memberRuns,
       recorder,
@@ -543,7 +567,7 @@ async function main(): Promise<void> {
       budgets,
     });
     console.log(`\nwrote ${file}`);
-    if (!merger.verified) exit = 1;
+    if (!merger.verified || !batched.verified) exit = 1;
   } finally {
     admin.disconnect();
     redis.kill("SIGTERM");

@@ -45,6 +45,27 @@ describe("observationProcessor", () => {
     expect(await state.list("shop/rec")).toEqual([]);
   });
 
+  it("applies every observation of a batch job, and rejects a batch with one bad observation whole", async () => {
+    const state = new MemoryProfileState();
+    const counts: [JobOutcome, number][] = [];
+    const run = observationProcessor(state, (o, n) => counts.push([o, n]));
+    const other = contractObservation(contractTarget("redis"), { syscalls: { x86_64: ["write"] } });
+    await run({ id: "b1", data: { v: 1, batch: [obs, other] } });
+    expect(counts).toEqual([["applied", 2]]);
+    expect((await state.list("shop/rec")).map((s) => s.syscalls)).toEqual([
+      { x86_64: ["read"] },
+      { x86_64: ["write"] },
+    ]);
+    const bad = { v: 1, batch: [obs, { ...other, target: { ...other.target, profileName: "../x" } }] };
+    const err = await run({ id: "b2", data: bad }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(InvalidObservationError);
+    expect(String((err as Error).message)).toContain("profileName");
+    expect(counts.at(-1)).toEqual(["invalid", 1]);
+  });
+
   it("counts a failing apply and rethrows it (BullMQ retries it)", async () => {
     const broken: ProfileState = {
       apply: async (_o: Observation) => {

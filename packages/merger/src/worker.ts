@@ -8,8 +8,12 @@
  *   because `ProfileState.apply` is a join: a job applied twice, or re-run after a crash mid-apply,
  *   converges to the same state.
  * - A failing apply (Redis away) throws a normal error and BullMQ retries it with the job's backoff.
+ * - A job holds one Observation or an ObservationBatch (one recorder flush): a batch's observations
+ *   are applied concurrently (their Redis commands share round trips), and BullMQ's per-job cost —
+ *   two Lua scripts and a round trip, most of the merger's CPU per small delta — is paid once.
+ *   Retrying a batch re-applies all of it, which the join absorbs.
  */
-import { Observation, type ProfileState } from "@secprof/core";
+import { Observation, ObservationBatch, type ProfileState } from "@secprof/core";
 import { type ConnectionOptions, type Job, UnrecoverableError, Worker, type WorkerOptions } from "bullmq";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
@@ -22,6 +26,7 @@ export const OBSERVATION_QUEUE_PREFIX = "{secprof}";
 export type JobOutcome = "applied" | "invalid" | "failed";
 
 export interface MergerWorkerStats {
+  /** Observations applied (a batch job counts each of its observations). */
   applied: number;
   invalid: number;
   failed: number;
@@ -45,21 +50,24 @@ export class InvalidObservationError extends UnrecoverableError {
  */
 export function observationProcessor(
   state: ProfileState,
-  onOutcome: (o: JobOutcome) => void = () => undefined,
+  onOutcome: (o: JobOutcome, observations: number) => void = () => undefined,
 ): (job: Pick<Job, "id" | "data">) => Promise<void> {
   return async (job) => {
-    const parsed = Observation.safeParse(job.data);
+    // Told apart by the `batch` key (not a union), so that errors name the offending field.
+    const isBatch = typeof job.data === "object" && job.data !== null && "batch" in job.data;
+    const parsed = isBatch ? ObservationBatch.safeParse(job.data) : Observation.safeParse(job.data);
     if (!parsed.success) {
-      onOutcome("invalid");
+      onOutcome("invalid", 1);
       throw new InvalidObservationError(job.id, z.prettifyError(parsed.error));
     }
+    const list = "batch" in parsed.data ? parsed.data.batch : [parsed.data];
     try {
-      await state.apply(parsed.data);
+      await Promise.all(list.map((o) => state.apply(o)));
     } catch (err) {
-      onOutcome("failed");
+      onOutcome("failed", list.length);
       throw err;
     }
-    onOutcome("applied");
+    onOutcome("applied", list.length);
   };
 }
 
@@ -67,7 +75,13 @@ export interface MergerWorkerOptions {
   /** BullMQ connection (ioredis options or instance). Workers need `maxRetriesPerRequest: null`. */
   connection: ConnectionOptions;
   state: ProfileState;
-  /** Jobs processed at once (default 100: measured as the sweet spot, perf.md §3.2). */
+  /**
+   * Jobs processed at once (default 16). Recorders send batch jobs of up to 100 observations, all
+   * applied at once: 100 such jobs meant 10 000 applies in flight, and the garbage they make cost
+   * more than the overlap gained (bench/pipeline.ts, worker CPU per delta: 47–61 µs at 4–16 jobs,
+   * 74 µs at 100). Single-observation jobs (old recorders, spool replay) were best near 100
+   * (perf.md §3.2); they are the exception now.
+   */
   concurrency?: number;
   queueName?: string;
   prefix?: string;
@@ -102,18 +116,18 @@ export function createMergerWorker(opts: MergerWorkerOptions): MergerWorker {
       ? undefined
       : new Counter({
           name: "secprof_merger_jobs_total",
-          help: "Observation jobs processed by the merger, by outcome (applied, invalid payload, failed apply).",
+          help: "Observations processed by the merger, by outcome (applied, invalid payload, failed apply).",
           labelNames: ["outcome"],
           registers: [opts.registry],
         });
-  const processor = observationProcessor(opts.state, (o) => {
-    counts[o]++;
-    metric?.inc({ outcome: o });
+  const processor = observationProcessor(opts.state, (o, n) => {
+    counts[o] += n;
+    metric?.inc({ outcome: o }, n);
   });
   const worker = new Worker(opts.queueName ?? OBSERVATION_QUEUE_NAME, processor, {
     connection: withAutoPipelining(opts.connection),
     prefix: opts.prefix ?? OBSERVATION_QUEUE_PREFIX,
-    concurrency: opts.concurrency ?? 100,
+    concurrency: opts.concurrency ?? 16,
     // Defaults for jobs whose producer set none; the recorder sets its own.
     removeOnComplete: { count: 0 },
     removeOnFail: { count: 10_000, age: 7 * 24 * 3600 },

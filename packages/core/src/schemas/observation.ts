@@ -57,3 +57,16 @@ export const Observation = z.object({
   host: HostFacts.optional(),
 });
 export type Observation = z.infer<typeof Observation>;
+
+/** Observations at most in one queue job. */
+export const OBSERVATION_BATCH_MAX = 256;
+
+/**
+ * Several observations (of different targets, from one flush) in one queue job: the merger applies
+ * each one as if it came alone, and pays the queue's per-job cost once for all of them.
+ */
+export const ObservationBatch = z.object({
+  v: z.literal(1),
+  batch: z.array(Observation).min(1).max(OBSERVATION_BATCH_MAX),
+});
+export type ObservationBatch = z.infer<typeof ObservationBatch>;

@@ -8,6 +8,7 @@ import type {
   ProfileRecording,
   RawEvent,
   RecorderKind,
+  SendResult,
   Target,
 } from "@secprof/core";
 import type { Attribution } from "../attribution/resolver.js";
@@ -19,6 +20,11 @@ export interface ClusterView {
   recordings(namespace: string): ProfileRecording[];
   podFacts(namespace: string, pod: string): PodFacts | undefined;
   generateName(namespace: string, pod: string): string | undefined;
+}
+
+/** The queue, with batches: one flush's observations go out in as few jobs as possible. */
+export interface RecorderQueue extends ObservationQueue {
+  sendMany(obs: readonly Observation[]): Promise<SendResult[]>;
 }
 
 export interface RecorderCounters {
@@ -41,7 +47,7 @@ export class RecorderCore {
     private readonly node: string,
     private readonly cluster: ClusterView,
     private readonly batcher: DeltaBatcher,
-    private readonly queue: ObservationQueue,
+    private readonly queue: RecorderQueue,
     private readonly host?: HostFacts,
   ) {}
 
@@ -71,18 +77,18 @@ export class RecorderCore {
     uid: string;
     containers: readonly { name: string }[];
   }): Promise<void> {
-    const done = new Set<string>();
     const ofPod = (t: Target) => t.namespace === pod.namespace && t.pod === pod.name && t.podUid === pod.uid;
+    const others: Observation[] = [];
     const last: Observation[] = [];
     for (const obs of this.batcher.flush()) {
       if (ofPod(obs.target)) last.push({ ...obs, ended: true });
-      else await this.sendOrRequeue(obs);
+      else others.push(obs);
     }
-    for (const obs of last) {
-      const r = await this.queue.send(obs);
-      if (r.ok || r.reason === "spooled") done.add(`${obs.target.recording}/${obs.target.profileName}`);
-      else this.batcher.requeue(obs);
-    }
+    await this.sendAll(others);
+    const done = new Set(
+      (await this.sendAll(last)).map((obs) => `${obs.target.recording}/${obs.target.profileName}`),
+    );
+    const empty: Observation[] = [];
     const at = Date.now();
     for (const recorder of ["Logs", "Bpf"] as const) {
       for (const c of pod.containers) {
@@ -107,24 +113,29 @@ export class RecorderCore {
             ended: true,
           };
           if (this.host !== undefined) obs.host = this.host;
-          await this.queue.send(obs);
+          empty.push(obs);
         }
       }
     }
+    if (empty.length > 0) await this.queue.sendMany(empty);
   }
 
   /** Sends what is new since the last flush; deltas that cannot be sent are kept for the next. */
   async flush(): Promise<number> {
-    let sent = 0;
-    for (const obs of this.batcher.flush()) if (await this.sendOrRequeue(obs)) sent++;
-    return sent;
+    return (await this.sendAll(this.batcher.flush())).length;
   }
 
-  private async sendOrRequeue(obs: Observation): Promise<boolean> {
-    const r = await this.queue.send(obs);
-    if (r.ok || r.reason === "spooled") return true;
-    this.batcher.requeue(obs);
-    return false;
+  /** Sends (or spools) in batch jobs; what cannot be sent goes back to the batcher. Returns what went. */
+  private async sendAll(list: readonly Observation[]): Promise<Observation[]> {
+    if (list.length === 0) return [];
+    const results = await this.queue.sendMany(list);
+    const sent: Observation[] = [];
+    for (const [i, obs] of list.entries()) {
+      const r = results[i];
+      if (r !== undefined && (r.ok || r.reason === "spooled")) sent.push(obs);
+      else this.batcher.requeue(obs);
+    }
+    return sent;
   }
 
   private targets(pod: PodContainerRef, recorder: RecorderKind): Target[] {

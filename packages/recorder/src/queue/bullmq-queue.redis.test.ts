@@ -4,11 +4,11 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Observation, type Target } from "@secprof/core";
+import { Observation, ObservationBatch, type Target } from "@secprof/core";
 import { missing } from "@secprof/testkit";
 import { Queue } from "bullmq";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BullmqObservationQueue, bullmqJobId, QUEUE_PREFIX } from "./bullmq-queue.js";
+import { BullmqObservationQueue, bullmqBatchJobId, bullmqJobId, QUEUE_PREFIX } from "./bullmq-queue.js";
 
 const reason = missing("redis");
 const url = process.env.SECPROF_REDIS_URL ?? "";
@@ -136,6 +136,30 @@ describe.skipIf(reason)("BullmqObservationQueue (real Redis)", () => {
   });
   afterAll(async () => {
     for (const s of servers) await s.kill();
+  });
+
+  it("sends a flush's observations in batch jobs of batchSize, each batch once under its digest id", async () => {
+    const q = await BullmqObservationQueue.open({ connection: url, queueName, batchSize: 2 });
+    open.push(q);
+    await q.waitUntilReady();
+    const list = [obs(1), obs(2), obs(3)];
+    expect(await q.sendMany(list)).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+    expect(await q.sendMany(list.slice(0, 2))).toEqual([{ ok: true }, { ok: true }]); // redelivery
+    const bq = new Queue(queueName, { connection: { url }, prefix: QUEUE_PREFIX });
+    try {
+      const jobs = await bq.getJobs(["waiting"]);
+      const byId = new Map(jobs.map((j) => [j.id, j.data as unknown]));
+      expect([...byId.keys()].sort()).toEqual(
+        [bullmqBatchJobId([obs(1), obs(2)]), bullmqJobId(obs(3))].sort(),
+      );
+      expect(ObservationBatch.parse(byId.get(bullmqBatchJobId([obs(1), obs(2)]))).batch).toEqual([
+        obs(1),
+        obs(2),
+      ]);
+    } finally {
+      await bq.close();
+    }
+    expect(q.stats().sent).toBe(5);
   });
 
   it("adds each observation once under its job id, with the {secprof} hash-tag prefix", async () => {

@@ -13,10 +13,22 @@
  *   queue behind it so that replay stays in order. A full spool is reported as `spool_full`.
  * - Backpressure: at most `maxInFlight` adds are outstanding; further `send`s wait for a slot.
  * - Payloads are validated with zod before they are sent (and again by the merger).
+ * - `sendMany` puts a flush's observations into batch jobs (`ObservationBatch`, bounded in count
+ *   and bytes): the merger's cost per job (BullMQ's scripts, a round trip) is then paid once per
+ *   batch instead of once per target. A batch's id is a digest of its observations' ids, so a
+ *   re-sent batch is dropped while it waits; a spooled one is replayed observation by observation.
  */
 
+import { createHash } from "node:crypto";
 import type { ObservationQueue } from "@secprof/core";
-import { type Observation as Obs, Observation, observationJobId, type SendResult } from "@secprof/core";
+import {
+  OBSERVATION_BATCH_MAX,
+  type Observation as Obs,
+  Observation,
+  type ObservationBatch,
+  observationJobId,
+  type SendResult,
+} from "@secprof/core";
 import { type JobsOptions, Queue } from "bullmq";
 import { type Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
@@ -26,6 +38,16 @@ export const QUEUE_NAME = "secprof-observations";
 /** Braces make the whole prefix a Redis Cluster hash tag: all queue keys share one slot. */
 export const QUEUE_PREFIX = "{secprof}";
 export const JOB_NAME = "obs";
+export const BATCH_JOB_NAME = "obs-batch";
+/** A batch job's payload stays below this (BullMQ keeps it in one Redis hash field). */
+const BATCH_MAX_BYTES = 1 << 20;
+
+/** Digest of the batch's observation ids: the same batch always gets the same job id. */
+export function bullmqBatchJobId(batch: readonly Obs[]): string {
+  const h = createHash("sha1");
+  for (const o of batch) h.update(observationJobId(o)).update("\n");
+  return `batch-${h.digest("hex")}`;
+}
 
 /**
  * `observationJobId` escaped for BullMQ, which rejects custom ids containing `:` (and all-digit
@@ -72,6 +94,8 @@ export interface BullmqQueueOptions {
   spool?: SpoolOptions;
   /** Observations per `addBulk` when replaying (default 200). */
   replayBatch?: number;
+  /** Observations per batch job in `sendMany` (default 100, at most OBSERVATION_BATCH_MAX). */
+  batchSize?: number;
   /** Replay retry backoff (defaults 200 ms … 5 s). */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -133,6 +157,7 @@ export class BullmqObservationQueue implements ObservationQueue {
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private readonly replayBatch: number;
+  private readonly batchSize: number;
   private readonly retryMin: number;
   private readonly retryMax: number;
   private readonly jobOptions: JobsOptions;
@@ -179,6 +204,7 @@ export class BullmqObservationQueue implements ObservationQueue {
     this.maxEntries = opts.spool?.maxEntries ?? 10_000;
     this.maxBytes = opts.spool?.maxBytes ?? 64 * 2 ** 20;
     this.replayBatch = opts.replayBatch ?? 200;
+    this.batchSize = Math.min(OBSERVATION_BATCH_MAX, Math.max(1, opts.batchSize ?? 100));
     this.retryMin = opts.retryMinMs ?? 200;
     this.retryMax = opts.retryMaxMs ?? 5000;
     this.jobOptions = { ...DEFAULT_JOB_OPTIONS, ...opts.jobOptions };
@@ -224,6 +250,59 @@ export class BullmqObservationQueue implements ObservationQueue {
         this.counters.sendFailures++;
         this.log?.warn({ err: String(err) }, "observation add failed; spooling");
         return await this.toSpool(parsed);
+      }
+    } finally {
+      this.release();
+    }
+  }
+
+  /**
+   * Sends observations (e.g. one flush's) in batch jobs of at most `batchSize` observations and
+   * 1 MiB; same guarantees as `send` for each. Results are in input order.
+   */
+  async sendMany(list: readonly Obs[]): Promise<SendResult[]> {
+    if (this.closed) throw new Error("observation queue is closed");
+    const parsed = list.map((o) => ({ obs: Observation.parse(o), bytes: JSON.stringify(o).length }));
+    const out: SendResult[] = [];
+    let chunk: Obs[] = [];
+    let bytes = 0;
+    for (const p of parsed) {
+      if (chunk.length > 0 && (chunk.length >= this.batchSize || bytes + p.bytes > BATCH_MAX_BYTES)) {
+        out.push(...(await this.sendBatch(chunk)));
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(p.obs);
+      bytes += p.bytes;
+    }
+    if (chunk.length > 0) out.push(...(await this.sendBatch(chunk)));
+    return out;
+  }
+
+  private async sendBatch(chunk: Obs[]): Promise<SendResult[]> {
+    const [only] = chunk;
+    if (chunk.length === 1 && only !== undefined) return [await this.send(only)];
+    const spoolAll = async () => {
+      const r: SendResult[] = [];
+      for (const o of chunk) r.push(await this.toSpool(o));
+      return r;
+    };
+    if (this.spool.length > 0 || !this.isReady()) return spoolAll();
+    await this.acquire();
+    try {
+      if (this.spool.length > 0 || !this.isReady()) return await spoolAll();
+      try {
+        const data: ObservationBatch = { v: 1, batch: chunk };
+        await withTimeout(
+          this.queue.add(BATCH_JOB_NAME, data, { jobId: bullmqBatchJobId(chunk) }),
+          this.timeoutMs,
+        );
+        this.counters.sent += chunk.length;
+        return chunk.map(() => ({ ok: true }));
+      } catch (err) {
+        this.counters.sendFailures++;
+        this.log?.warn({ err: String(err) }, "observation batch add failed; spooling");
+        return await spoolAll();
       }
     } finally {
       this.release();
