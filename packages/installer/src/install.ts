@@ -94,6 +94,11 @@ export interface ReconcileDeps {
   now?: () => Date;
   /** Every status as it is set, InProgress and Terminating steps included. */
   onStatus?: (s: NodeProfileStatus) => void;
+  /**
+   * Awaited before content that differs from the manifest's is written (the InProgress status),
+   * so a status store can show InProgress before the write, not after it.
+   */
+  beforeInstall?: (s: NodeProfileStatus) => Promise<void>;
 }
 
 export interface RemovedProfile extends ProfileRef {
@@ -254,7 +259,8 @@ export async function reconcile(input: ReconcileInput, deps: ReconcileDeps): Pro
       emit(ref, "Pending", "AwaitingApproval", `${verdict.message}${keep()}`, base);
       return;
     }
-    emit(ref, "InProgress", "Reconciling", `installing ${short(digest)}`, base);
+    const progress = emit(ref, "InProgress", "Reconciling", `installing ${short(digest)}`, base);
+    if (manifest.get(key)?.digest !== digest) await deps.beforeInstall?.(progress);
     const guard = guardFor(ref.kind);
     let written: Awaited<ReturnType<HostFiles["write"]>>;
     try {

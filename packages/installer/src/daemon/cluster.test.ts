@@ -117,12 +117,18 @@ describe("cluster installer (fake API server, real files)", () => {
       }),
     );
     expect(profile("web")?.metadata.finalizers).toContain(nodeFinalizer(NODE));
-    // Only the calls in the RBAC table were made, and never a write to approvals.
+    // Never a write to approvals (afterEach checks every call against the RBAC table).
     const calls = new Set(
       api.requests.map((r) => `${r.verb} ${r.resource}${r.subresource ? `/${r.subresource}` : ""}`),
     );
     expect([...calls].filter((c) => /^(create|update|patch|delete) profileapprovals/.test(c))).toEqual([]);
-    expect(calls).toContain("patch seccompprofiles/status");
+    for (const c of ["patch seccompprofiles/status", "patch seccompprofiles", "create profilenodestatuses"])
+      expect(calls).toContain(c);
+    // InProgress is created before the file is written, then replaced by the outcome.
+    const statusWrites = api.requests.filter(
+      (r) => r.resource === "profilenodestatuses" && (r.verb === "create" || r.verb === "update"),
+    );
+    expect(statusWrites.map((r) => r.verb)).toEqual(["create", "update"]);
   });
 
   it("an unapproved profile awaits approval and nothing is written", async () => {
@@ -371,15 +377,12 @@ describe("cluster installer (fake API server, real files)", () => {
           status: { phase: "Running" },
         });
         const { CustomObjectsApi } = await import("@kubernetes/client-node");
-        await api
-          .kubeConfig("admin")
-          .makeApiClient(CustomObjectsApi)
-          .deleteClusterCustomObject({
-            group: GROUP,
-            version: "v1",
-            plural: "apparmorprofiles",
-            name: "web-aa",
-          });
+        await api.kubeConfig("admin").makeApiClient(CustomObjectsApi).deleteClusterCustomObject({
+          group: GROUP,
+          version: "v1",
+          plural: "apparmorprofiles",
+          name: "web-aa",
+        });
         await until(() => expect(status()?.message).toMatch(/^InUse: .*default\/aa-user/));
         expect(await readFile(aaFile, "utf8")).toContain("profile web-aa");
         api.remove("v1", "Pod", "aa-user", "default");

@@ -39,7 +39,8 @@ import { type NodeState, profileStatusPatch } from "./profile-status.js";
  * 2. `reconcile()` (install.ts) with the profiles, the approvals from ProfileApproval objects
  *    and the pods of this node as the usage source: validation, approval by digest, atomic
  *    writes, loads, the deletion flow (Terminating while a pod on this node uses it).
- * 3. One ProfileNodeStatus per profile for this node, written only when its content changed.
+ * 3. One ProfileNodeStatus per profile for this node, written only when its content changed
+ *    (InProgress is written before new content goes to the host, then the outcome).
  * 4. A deleting profile whose file is gone (no status left) loses this node's finalizer.
  * 5. The profile's status subresource gets the aggregated state of all nodes' statuses (SPO's
  *    order: the lowest wins) and the Ready condition, when that differs from what it has.
@@ -211,6 +212,7 @@ export class ClusterInstaller {
         writer: this.#opts.writer,
         node: this.#opts.node,
         usage: podListUsage(async () => this.caches.pods.values()),
+        beforeInstall: (s) => this.#writeNodeStatus(s, owners.get(profileRefKey(s))?.owner),
       },
     );
     await this.#opts.manifest.save(result.installed, result.statuses);
