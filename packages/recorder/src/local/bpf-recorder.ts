@@ -103,6 +103,8 @@ export class BpfRecorder implements LocalRecorder {
     const stats = await this.apparmor.stop();
     const incomplete: string[] = [];
     if (!stats.finalSnapshot) incomplete.push("the AppArmor bpftrace ended without its final snapshot");
+    if (stats.mapFullSnapshots > 0)
+      incomplete.push("an AppArmor kernel map was full: new facts were not stored");
     const dropped = Object.values(stats.dropped).reduce((a, b) => a + b, 0);
     if (dropped > 0) incomplete.push(`${dropped} AppArmor lines or keys could not be read`);
     // The AppArmor program keys facts by ns_id: the launched pid's exec names it.

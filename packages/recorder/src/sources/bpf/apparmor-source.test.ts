@@ -86,6 +86,15 @@ describe("AppArmorBpfSource with a stand-in bpftrace", () => {
     }
   });
 
+  it("reports a kernel map at its key limit (facts of every namespace are being lost)", async () => {
+    const warnings: string[] = [];
+    const src = new AppArmorBpfSource(fake("replay", { mapKeysMax: 16, onWarning: (m) => warnings.push(m) }));
+    expect((await src.start()).ok).toBe(true);
+    const stats = await src.stop();
+    expect(stats.mapFullSnapshots).toBeGreaterThan(0);
+    expect(warnings.some((w) => /AppArmor map @p is full/.test(w))).toBe(true);
+  });
+
   it("rejects out-of-range options", () => {
     expect(() => new AppArmorBpfSource({ intervalMs: 5 })).toThrow(RangeError);
     expect(() => new AppArmorBpfSource({ maxPathsPerNamespace: 0 })).toThrow(RangeError);

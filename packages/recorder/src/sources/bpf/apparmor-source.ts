@@ -51,6 +51,11 @@ export interface AppArmorSourceStats {
   /** bpftrace's perf buffer overflowed: exec lines were lost (facts are in maps, not lost). */
   kernelLost: number;
   snapshots: number;
+  /**
+   * Snapshots in which a kernel map held BPFTRACE_MAP_KEYS_MAX keys: new facts of any namespace
+   * were being lost (the maps are cumulative: a long-running source must be restarted to free them).
+   */
+  mapFullSnapshots: number;
   execs: number;
   finalSnapshot: boolean;
   stderr: string[];
@@ -125,6 +130,7 @@ export class AppArmorBpfSource {
     dropped: { invalid_json: 0, schema: 0, unexpected: 0, bad_key: 0 },
     kernelLost: 0,
     snapshots: 0,
+    mapFullSnapshots: 0,
     execs: 0,
     finalSnapshot: false,
     stderr: [],
@@ -359,10 +365,16 @@ export class AppArmorBpfSource {
         this.#markers.get(p.event.pid)?.();
         for (const l of this.#execListeners) l(p.event);
         return;
-      case "map":
+      case "map": {
         if (p.name === "@p" && !this.#inFinal) this.#stats.snapshots++;
+        const keys = Object.keys(p.entries).length;
+        if (keys >= this.#keysMax) {
+          this.#stats.mapFullSnapshots++;
+          this.#warn(`AppArmor map ${p.name} is full (${keys} keys): new facts are being lost`);
+        }
         this.#table.map(p.name, p.entries);
         return;
+      }
       case "attached":
         return;
     }
