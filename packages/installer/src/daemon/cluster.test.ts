@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { type ApprovalRecord, type ProfileObject, profileRefKey } from "@secprof/core";
 import {
   eventually,
@@ -65,6 +66,13 @@ const nodeStatus = (name: string) =>
 const profile = (name: string) => api.get(API, "SeccompProfile", name);
 
 const until = (check: () => unknown) => eventually(check, 10_000);
+
+/** A deletion through the API (as a person would), so deletionTimestamp and finalizers apply. */
+const deleteAsAdmin = (plural: string, name: string) =>
+  api
+    .kubeConfig("admin")
+    .makeApiClient(CustomObjectsApi)
+    .deleteClusterCustomObject({ group: GROUP, version: "v1", plural, name });
 
 beforeEach(async () => {
   api = await startFakeApiServer({ kinds: spoKinds({ profilesNamespaced: false, versions: ["v1"] }) });
@@ -197,10 +205,7 @@ describe("cluster installer (fake API server, real files)", () => {
     api.put(pod("user", NODE));
     api.put(pod("elsewhere", "node-b")); // another node's pod does not hold this node's file
     const kc = api.kubeConfig("admin");
-    const { CustomObjectsApi, CoreV1Api } = await import("@kubernetes/client-node");
-    await kc
-      .makeApiClient(CustomObjectsApi)
-      .deleteClusterCustomObject({ group: GROUP, version: "v1", plural: "seccompprofiles", name: "web" });
+    await deleteAsAdmin("seccompprofiles", "web");
     await until(() => expect(nodeStatus("web")?.status.state).toBe("Terminating"));
     expect(nodeStatus("web")?.status.message).toMatch(/^InUse: deletion waits: still used by default\/user/);
     expect(profile("web")?.metadata.deletionTimestamp).toBeDefined();
@@ -248,11 +253,7 @@ describe("cluster installer (fake API server, real files)", () => {
   it("a deleted profile that was never installed just loses the finalizer", async () => {
     api.put(seccomp("never"));
     await until(() => expect(profile("never")?.metadata.finalizers).toContain(nodeFinalizer(NODE)));
-    const { CustomObjectsApi } = await import("@kubernetes/client-node");
-    await api
-      .kubeConfig("admin")
-      .makeApiClient(CustomObjectsApi)
-      .deleteClusterCustomObject({ group: GROUP, version: "v1", plural: "seccompprofiles", name: "never" });
+    await deleteAsAdmin("seccompprofiles", "never");
     await until(() => expect(profile("never")).toBeUndefined());
     expect(await readdir(base, { recursive: true })).toEqual([]);
   });
@@ -290,11 +291,7 @@ describe("cluster installer (fake API server, real files)", () => {
     await until(async () => expect(await readFile(file("web"), "utf8")).toContain("openat"));
     // Restart with an empty (in-memory) manifest; delete while it is down: the finalizer holds.
     await installer.stop();
-    const { CustomObjectsApi } = await import("@kubernetes/client-node");
-    await api
-      .kubeConfig("admin")
-      .makeApiClient(CustomObjectsApi)
-      .deleteClusterCustomObject({ group: GROUP, version: "v1", plural: "seccompprofiles", name: "web" });
+    await deleteAsAdmin("seccompprofiles", "web");
     expect(profile("web")?.metadata.deletionTimestamp).toBeDefined();
     expect(await readFile(file("web"), "utf8")).toContain("openat");
     installer = new ClusterInstaller({
@@ -376,13 +373,7 @@ describe("cluster installer (fake API server, real files)", () => {
           },
           status: { phase: "Running" },
         });
-        const { CustomObjectsApi } = await import("@kubernetes/client-node");
-        await api.kubeConfig("admin").makeApiClient(CustomObjectsApi).deleteClusterCustomObject({
-          group: GROUP,
-          version: "v1",
-          plural: "apparmorprofiles",
-          name: "web-aa",
-        });
+        await deleteAsAdmin("apparmorprofiles", "web-aa");
         await until(() => expect(status()?.message).toMatch(/^InUse: .*default\/aa-user/));
         expect(await readFile(aaFile, "utf8")).toContain("profile web-aa");
         api.remove("v1", "Pod", "aa-user", "default");
