@@ -112,6 +112,18 @@ describe("apparmor.bt output → AppArmor facts", () => {
     });
   });
 
+  it("forgets a namespace for good: its keys, still in the kernel maps, are not facts again", () => {
+    const table = new AppArmorFactTable({ strlen: APPARMOR_STRLEN, resolver: cwdOf(undefined) });
+    const snapshot = { "7,1,1,0,0,0,5,1,/a": 1, "8,1,1,0,0,0,5,1,/b": 1 };
+    table.map("@p", snapshot);
+    table.map("@cap", { "7,0": 1 });
+    table.forget(7);
+    expect(table.map("@p", snapshot)).toBe(0);
+    table.map("@cap", { "7,0": 1, "7,1": 1 });
+    expect(table.namespaces()).toEqual([8]);
+    expect(table.facts(8).readPaths).toEqual(["/b"]);
+  });
+
   it("decodes keys strictly and classifies bad lines as drops", () => {
     expect(decodePathKey("1,3,6,9,5,2,0,0,sub/dir")).toEqual({
       mntns: 1,

@@ -58,6 +58,8 @@ export class AppArmorFactTable {
   private readonly kernelTruncated = new Map<number, number>();
   private readonly unresolved = new Map<number, number>();
   private readonly cutPaths = new Map<number, number>();
+  /** Namespaces whose profile is built: the kernel maps still hold their keys, which are skipped. */
+  private readonly forgotten = new Set<number>();
   private badKeys = 0;
 
   constructor(private readonly opts: AppArmorFactTableOptions) {
@@ -84,6 +86,7 @@ export class AppArmorFactTable {
     for (const key in entries) {
       const id = `${name} ${key}`;
       if (this.seen.has(id)) continue;
+      if (this.forgotten.size > 0 && this.forgotten.has(Number(key.slice(0, key.indexOf(","))))) continue;
       this.seen.add(id);
       fresh++;
       this.key(name, key, entries[key] ?? 0);
@@ -113,8 +116,14 @@ export class AppArmorFactTable {
     return l;
   }
 
-  /** Frees what is kept for a namespace once its profile is built. */
+  /**
+   * Frees what is kept for a namespace once its profile is built; its keys, still in the kernel
+   * maps (ns ids are never reused), are ignored from now on.
+   */
   forget(mntns: number): void {
+    this.forgotten.add(mntns);
+    const prefix = `${mntns},`;
+    for (const id of this.seen) if (id.slice(id.indexOf(" ") + 1).startsWith(prefix)) this.seen.delete(id);
     this.rec.forget(mntns);
     for (const [id, k] of this.pending) if (k.mntns === mntns) this.pending.delete(id);
     this.kernelTruncated.delete(mntns);
