@@ -126,6 +126,9 @@ export class AppArmorFactTable {
     for (const id of this.seen) if (id.slice(id.indexOf(" ") + 1).startsWith(prefix)) this.seen.delete(id);
     this.rec.forget(mntns);
     for (const [id, k] of this.pending) if (k.mntns === mntns) this.pending.delete(id);
+    const inode = `${mntns}:`;
+    for (const id of this.opened.keys()) if (id.startsWith(inode)) this.opened.delete(id);
+    for (const id of this.mapped) if (id.startsWith(inode)) this.mapped.delete(id);
     this.kernelTruncated.delete(mntns);
     this.unresolved.delete(mntns);
     this.cutPaths.delete(mntns);
