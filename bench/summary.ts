@@ -34,6 +34,11 @@ function fmtRatio(r: number | null | undefined): string {
   return `${r >= 10 ? r.toFixed(1) : r >= 0.01 ? r.toFixed(2) : r.toPrecision(2)}×`;
 }
 
+/** The row's ratio, unless a side is zero or negative (rows written by other benches' own code too). */
+function meaningfulRatio(r: BenchRow): number | null | undefined {
+  return (r.ours ?? 0) > 0 && (r.alternative ?? 0) > 0 ? r.ratio : null;
+}
+
 function fmtBudget(row: BenchRow): string {
   if (row.budget === undefined) return "–";
   const parts: string[] = [];
@@ -97,7 +102,7 @@ function cells(r: BenchRow, stale: boolean): string[] {
     r.name,
     fmtValue(r.ours, r.unit),
     alternativeCell(r),
-    fmtRatio(r.ratio),
+    fmtRatio(meaningfulRatio(r)),
     r.unit,
     fmtBudget(r),
     stale ? `${verdict(r)} (stale)` : verdict(r),

@@ -22,20 +22,20 @@ NEUTRAL = "#9e9e9e"
 
 def advantage(row):
     r = row.get("ratio")
-    if r is None or r <= 0:
-        return None
+    if r is None or r <= 0 or (row.get("ours") or 0) <= 0 or (row.get("alternative") or 0) <= 0:
+        return None  # no ratio between values that can be zero or negative
     return r if row["better"] == "higher" else 1 / r
 
 
 def headroom(row):
     ours, budget = row.get("ours"), row.get("budget")
-    if ours is None or budget is None:
-        return None
+    if ours is None or budget is None or ours <= 0:
+        return None  # no factor for zero or negative values (a "loss" that came out as a gain)
     factors = []
     if budget.get("min") is not None and budget["min"] > 0:
         factors.append(ours / budget["min"])
     if budget.get("max") is not None:
-        factors.append(budget["max"] / ours if ours > 0 else float("inf"))
+        factors.append(budget["max"] / ours)
     factors = [f for f in factors if f > 0]
     return min(factors) if factors else None
 
@@ -56,7 +56,7 @@ def panel(ax, rows, labels, value, text, title, xlabel):
     vals = [value(r) for r in rows]
     finite = [v for v in vals if v is not None and v != float("inf")]
     lo = min(finite + [0.5]) / 2
-    hi = max(finite + [2.0]) * 3
+    hi = max(finite + [2.0]) * 10  # room for the bar labels
     for y, r, v in zip(ys, rows, vals):
         if v is None:
             ax.text(lo * 1.1, y, "n/a", va="center", fontsize=7, color=NEUTRAL)

@@ -64,7 +64,9 @@ export function benchRow(r: RowInput): BenchRow {
     row.alternative = alt ?? null;
     row.alternativeName = r.alternative.name;
     row.alternativeKind = r.alternative.kind ?? "measured";
-    row.ratio = ours !== null && alt !== null && alt !== undefined && alt !== 0 ? ours / alt : null;
+    // A ratio of values that can be zero or negative (a loss that came out as a gain in a noisy run)
+    // says nothing: none then.
+    row.ratio = ours !== null && alt !== null && alt !== undefined && ours > 0 && alt > 0 ? ours / alt : null;
   }
   if (r.budget !== undefined) {
     row.budget = r.budget;
