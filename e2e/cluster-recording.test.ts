@@ -1,23 +1,15 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { machine, release, tmpdir } from "node:os";
 import path from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { runcBundle } from "@secprof/recorder";
 import { type FakeApiServer, missing, spoKinds, startFakeApiServer } from "@secprof/testkit";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { AUDIT_LOG, auditMarker, readCheckpoint } from "./node/audit.js";
+import { GROUP, type Pod, type ProfileItem, TRACE_SECCOMP } from "./node/cluster.js";
+import { daemon, freePort, metricsWith, ROOT, run, tail, until } from "./node/procs.js";
 
 /**
  * A node simulated from real parts: a runc container in kubelet's cgroup layout plays a pod of
@@ -25,137 +17,13 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest"
  * real audit log. The container runs under the trace profile (SCMP_ACT_LOG), as the webhook
  * arranges for `recorder: Logs`.
  */
-const ROOT = path.resolve(import.meta.dirname, "..");
-const AUDIT_LOG = "/var/log/audit/audit.log";
 const skip = missing("root", "auditd", "runc", "redis", "bpftrace");
-const GROUP = "security-profiles-operator.x-k8s.io";
 const TOKEN = randomBytes(24).toString("hex");
 /**
  * Suffix of fixed recording names: Redis outlives a run, and a recording's state is keyed by
  * namespace, recording and profile name, so a fixed name would start from an earlier run's syscalls.
  */
 const RUN = randomBytes(3).toString("hex");
-
-function daemon(entry: string, env: Record<string, string>, logFile: string): ChildProcess {
-  const log = openSync(logFile, "w");
-  // A clean environment, as a DaemonSet would have: nothing of the test runner leaks in.
-  const base = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" };
-  const child = spawn("node", [path.join(ROOT, entry)], {
-    env: { ...base, ...env },
-    stdio: ["ignore", log, log],
-  });
-  closeSync(log);
-  return child;
-}
-
-/** A port nobody listens on right now (the daemons bind it a moment later). */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve, reject) => srv.once("error", reject).listen(0, "127.0.0.1", resolve));
-  const addr = srv.address();
-  await new Promise((r) => srv.close(r));
-  if (addr === null || typeof addr === "string") throw new Error("no port");
-  return addr.port;
-}
-
-/**
- * Runs a command without blocking the event loop: the fake API server lives in this process, and
- * the merger (serving `secprof pull`) and the recorder talk to it while the command runs.
- */
-function run(
-  cmd: string,
-  args: string[],
-  timeoutMs = 60_000,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      cmd,
-      args,
-      { encoding: "utf8", timeout: timeoutMs, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => {
-        const status = err === null ? 0 : typeof err.code === "number" ? err.code : null;
-        resolve({ status, stdout, stderr: stderr || (err?.message ?? "") });
-      },
-    );
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/**
- * Writes a marker record through the kernel's audit queue, which also carries the container's
- * SECCOMP records, and returns where the marker line ends in the audit log: once the recorder's
- * checkpoint is past it, every record logged before the marker has been read and sent.
- */
-async function auditMarker(): Promise<{ ino: number; end: number }> {
-  const text = `secprof-e2e-${randomBytes(8).toString("hex")}`;
-  const r = await run("auditctl", ["-m", text]);
-  if (r.status !== 0) throw new Error(`auditctl -m: ${r.stderr}`);
-  return until(`audit marker ${text}`, async () => {
-    for (const file of [AUDIT_LOG, `${AUDIT_LOG}.1`]) {
-      if (!existsSync(file)) continue;
-      const fd = openSync(file, "r");
-      try {
-        const { ino } = fstatSync(fd);
-        const data = readFileSync(fd);
-        const at = data.indexOf(`text=${text}`);
-        const nl = at < 0 ? -1 : data.indexOf(0x0a, at);
-        // Found in audit.log.1: auditd rotated in between; the marker ends that file's records.
-        if (nl >= 0) return { ino, end: nl + 1 };
-      } finally {
-        closeSync(fd);
-      }
-    }
-    return undefined;
-  });
-}
-
-type Checkpoint = { ino: number; offset: number };
-function readCheckpoint(file: string): Checkpoint | undefined {
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as Checkpoint;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The last bytes of a file (daemon logs for failure reports). */
-function tail(f: string, bytes = 6000): string {
-  try {
-    const fd = openSync(f, "r");
-    try {
-      const size = statSync(f).size;
-      const buf = Buffer.alloc(Math.min(bytes, size));
-      readSync(fd, buf, 0, buf.length, size - buf.length);
-      return buf.toString("utf8");
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return "(no log)";
-  }
-}
-
-/** The recorder's own non-zero metrics (not the nodejs_/process_ ones). */
-async function recorderMetrics(port: number): Promise<string> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    return text
-      .split("\n")
-      .filter((l) => l.startsWith("secprof_recorder") && !/ 0$/.test(l))
-      .join("\n");
-  } catch (err) {
-    return `(metrics unavailable: ${String(err)})`;
-  }
-}
 
 /** The recorder's attribution counters (viaMntns, …) and misses (exited, …) by name. */
 async function attributionCounters(port: number): Promise<Record<string, number>> {
@@ -168,17 +36,6 @@ async function attributionCounters(port: number): Promise<Record<string, number>
   return out;
 }
 
-type Pod = Awaited<ReturnType<CoreV1Api["createNamespacedPod"]>>;
-type ProfileItem = {
-  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec: { syscalls?: { names: string[] }[] };
-};
-
-/** The trace profile the webhook puts on Logs-recorded containers. */
-const TRACE_SECCOMP = {
-  defaultAction: "SCMP_ACT_LOG",
-  architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-};
 /** What a container does before it idles: a pipeline of short commands. */
 const WORK = "ls /usr | sort | head -n 2 > /dev/null";
 /**
@@ -209,7 +66,7 @@ describe.skipIf(skip)(
 
     const diagnostics = async (): Promise<string> =>
       [
-        `recorder metrics (non-zero):\n${await recorderMetrics(metricsPort)}`,
+        `recorder metrics (non-zero):\n${await metricsWith(metricsPort, "secprof_recorder")}`,
         `recorder log:\n${tail(recorderLog)}`,
         `merger log:\n${tail(mergerLog)}`,
       ].join("\n\n");
