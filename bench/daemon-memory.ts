@@ -32,8 +32,10 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
@@ -109,6 +111,20 @@ function startDaemon(name: Daemon, env: Record<string, string>, dir: string, met
   });
   closeSync(fd);
   return { name, child, log, readyUrl: `http://127.0.0.1:${metricsPort}/readyz` };
+}
+
+function mtimeOf(file: string): number {
+  return existsSync(file) ? statSync(file).mtimeMs : 0;
+}
+
+/** Newest modification time of the non-test .ts files under `dir`. */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || !e.name.endsWith(".ts") || e.name.endsWith(".test.ts")) continue;
+    newest = Math.max(newest, mtimeOf(join(e.parentPath, e.name)));
+  }
+  return newest;
 }
 
 /** Resident and peak resident set, MiB, from /proc/<pid>/status; undefined once the process is gone. */
@@ -256,6 +272,14 @@ async function main(): Promise<number> {
     );
     return 0;
   }
+  const stale = names.filter(
+    (n) =>
+      newestMtime(join(ROOT, "packages", n, "src")) > mtimeOf(join(ROOT, "packages", n, "dist", "main.js")),
+  );
+  if (stale.length > 0)
+    console.log(
+      `warning: sources newer than dist for ${stale.join(", ")}: run npm run build to measure the current code`,
+    );
   console.log(
     `daemon-memory: ${names.join(", ")}; ${pods} recorded pods, ${fmtInt(linesPerS)} audit lines/s and ` +
       `${webhookRps} AdmissionReviews/s for ${loadS} s; idle ${idleS} s; node ${process.version}` +
