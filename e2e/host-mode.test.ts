@@ -1,16 +1,15 @@
 import { execFileSync } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { runcBundle } from "@secprof/recorder";
 import { missing } from "@secprof/testkit";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { parse } from "yaml";
 import { recorderCaughtUp } from "./node/audit.js";
-import { TRACE_SECCOMP } from "./node/cluster.js";
 import { DaemonProcess } from "./node/daemons.js";
-import { freePort, run, until } from "./node/procs.js";
+import { recordingManifest, runHostContainer } from "./node/host.js";
+import { freePort, until } from "./node/procs.js";
 
 /**
  * Host mode (README, "Host mode"): the recorder and the merger as processes with no Kubernetes
@@ -25,21 +24,6 @@ const RUN = randomBytes(3).toString("hex");
 /** What a container does before it idles; EXPECTED are the long-lived processes' syscalls (sh, sleep). */
 const WORK = "ls /usr | sort | head -n 2 > /dev/null";
 const EXPECTED = ["execve", "pipe2", "wait4", "clock_nanosleep", "getdents64"];
-
-const recordingYaml = (name: string, app: string, mergeStrategy: "None" | "Containers") => `# host-mode e2e
-apiVersion: security-profiles-operator.x-k8s.io/v1
-kind: ProfileRecording
-metadata:
-  name: ${name}
-  namespace: hostns
-spec:
-  kind: SeccompProfile
-  recorder: Logs
-  mergeStrategy: ${mergeStrategy}
-  podSelector:
-    matchLabels:
-      app: ${app}
-`;
 
 type Profile = {
   kind: string;
@@ -62,28 +46,9 @@ describe.skipIf(skip)(`host mode (${skip ?? "runc, auditd, Redis, no Kubernetes 
   let apiPort: number;
   const checkpoint = () => path.join(dir, "recorder.checkpoint.json");
 
-  /** Runs `script` in a runc container under our own runc root, annotated as pod `pod` of app `app`. */
   async function runContainer(pod: string, app: string, script: string) {
-    const id = randomBytes(32).toString("hex");
-    const runcId = `h24-${RUN}-${id.slice(0, 8)}`;
-    const bundle = await runcBundle(["/bin/sh", "-c", script], {
-      seccomp: TRACE_SECCOMP,
-      cgroupsPath: `/kubepods/besteffort/pod${randomUUID()}/${id}`,
-      id: runcId,
-      annotations: {
-        "io.kubernetes.pod.namespace": "hostns",
-        "io.kubernetes.pod.name": pod,
-        "io.kubernetes.container.name": "app",
-        "secprof.io/label.app": app,
-      },
-    });
-    try {
-      const r = await run("runc", ["--root", runcRoot, "run", "--bundle", bundle.dir, runcId]);
-      expect(r.status, r.stderr).toBe(0);
-    } finally {
-      await run("runc", ["--root", runcRoot, "delete", "--force", runcId]);
-      await bundle.cleanup();
-    }
+    const r = await runHostContainer({ runcRoot, namespace: "hostns", pod, app, script });
+    expect(r.status, r.stderr).toBe(0);
   }
 
   const profileFile = (name: string) => path.join(profiles, `${name}.seccomp.yaml`);
@@ -151,16 +116,17 @@ describe.skipIf(skip)(`host mode (${skip ?? "runc, auditd, Redis, no Kubernetes 
   });
 
   const diagnostics = () => {
-    onTestFailed(() => {
+    onTestFailed(async () => {
       console.error(recorder.diagnostics());
       console.error(merger.diagnostics());
+      console.error(await recorder.metrics("secprof_recorder"));
     });
   };
 
   it("records a container selected by an annotation label and writes its SeccompProfile file when it ends", async () => {
     diagnostics();
     const rec = `web-${RUN}`;
-    writeFileSync(path.join(recordings, `${rec}.yaml`), recordingYaml(rec, `web-${RUN}`, "None"));
+    writeFileSync(path.join(recordings, `${rec}.yaml`), recordingManifest("hostns", rec, `web-${RUN}`));
     // Reported, never fatal: an invalid manifest next to the valid one.
     writeFileSync(path.join(recordings, "broken.yaml"), "apiVersion: [unclosed\n");
     for (const d of [recorder, merger])
@@ -204,7 +170,10 @@ describe.skipIf(skip)(`host mode (${skip ?? "runc, auditd, Redis, no Kubernetes 
   it("merges a Containers recording's partials when its manifest file is deleted", async () => {
     diagnostics();
     const rec = `jobs-${RUN}`;
-    writeFileSync(path.join(recordings, `${rec}.yaml`), recordingYaml(rec, `jobs-${RUN}`, "Containers"));
+    writeFileSync(
+      path.join(recordings, `${rec}.yaml`),
+      recordingManifest("hostns", rec, `jobs-${RUN}`, "Containers"),
+    );
     await until("the recorder to load the recording", async () =>
       (await recorder.metric("secprof_host_recordings", { what: "valid" })) === 1 ? true : undefined,
     );

@@ -51,6 +51,8 @@ function composeValidator() {
 const validate = composeValidator();
 
 const k8s = [...deployTree().values()].flat() as Any[];
+/** Settings only host mode has (README, "Host mode"); the Kubernetes manifests use the API instead. */
+const HOST_MODE_ENV = ["SECPROF_RECORDINGS_DIR", "SECPROF_PROFILES_DIR", "SECPROF_RUNC_ROOTS"];
 const workload = (name: string) => k8s.find((o) => o.metadata?.name === name && o.spec?.template) as Any;
 const installerPod = workload("secprof-installer").spec.template.spec;
 const k8sUid = (name: string) => workload(name).spec.template.spec.containers[0].securityContext.runAsUser;
@@ -157,11 +159,21 @@ describe("docker-compose.yml", () => {
     });
   });
 
-  it("the recorder mounts only read-only kernel interfaces and the audit log, plus its own state volume", () => {
+  it("the recorder mounts only read-only kernel interfaces, the audit log and runc's state roots, plus its own state volume", () => {
     const rec = services.recorder as Any;
     expect(writableHostPaths(rec)).toEqual([]);
+    // Host mode: the runc roots it scans, each under a read-only bind of the same path (no socket).
+    const roots = String(rec.environment.SECPROF_RUNC_ROOTS).split(",");
+    expect(roots.length).toBeGreaterThan(0);
+    const runcBinds = hostBinds(rec).filter((v) => v.source.startsWith("/run/"));
+    for (const root of roots)
+      expect(
+        runcBinds.some((v) => root === v.target || root.startsWith(`${v.target}/`)),
+        root,
+      ).toBe(true);
     for (const v of hostBinds(rec)) {
-      expect(RECORDER_READONLY_HOST_PATHS as readonly string[], v.source).toContain(v.source);
+      if (!runcBinds.includes(v))
+        expect(RECORDER_READONLY_HOST_PATHS as readonly string[], v.source).toContain(v.source);
       expect(v.target).toBe(v.source);
     }
     expect(hostBinds(rec).map((v) => v.source)).toEqual(
@@ -178,13 +190,39 @@ describe("docker-compose.yml", () => {
       expect(services[s]?.tmpfs, s).toEqual(["/tmp:size=64m"]);
   });
 
-  it("merger and redis mount no host paths; every other bind is read-only except the CLI's work dir", () => {
+  it("merger and redis mount no host paths; every other bind is read-only except the CLI's work dir and the merger's profiles", () => {
     expect(hostBinds(services.merger as Any)).toEqual([]);
     expect(hostBinds(services.redis as Any)).toEqual([]);
+    const mergerProfiles = (v: Any) => v.target === services.merger?.environment.SECPROF_PROFILES_DIR;
     for (const [name, svc] of Object.entries(services))
       for (const v of (svc.volumes ?? []) as Any[])
-        if (v.type === "bind" && !INSTALLER_WRITABLE_HOST_PATHS.includes(v.source) && name !== "secprof")
+        if (
+          v.type === "bind" &&
+          !INSTALLER_WRITABLE_HOST_PATHS.includes(v.source) &&
+          name !== "secprof" &&
+          !(name === "merger" && mergerProfiles(v))
+        )
           expect(v.read_only, `${name} ${v.source}`).toBe(true);
+  });
+
+  it("host mode: no kubeconfig; recordings from one directory, the merger writes where the installer and the CLI read", () => {
+    const bindOf = (svc: string, target: string) =>
+      ((services[svc]?.volumes ?? []) as Any[]).find((v) => v.type === "bind" && v.target === target);
+    for (const svc of ["merger", "recorder"]) {
+      const env = services[svc]?.environment as Record<string, string>;
+      expect(env.KUBECONFIG, svc).toBeUndefined();
+      expect(JSON.stringify(services[svc]?.volumes), svc).not.toMatch(/kubeconfig/i);
+      const rec = bindOf(svc, env.SECPROF_RECORDINGS_DIR ?? "");
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose interpolation, not a template
+      expect(rec, svc).toMatchObject({ source: "${SECPROF_RECORDINGS:-./recordings}", read_only: true });
+    }
+    const out = bindOf("merger", services.merger?.environment.SECPROF_PROFILES_DIR);
+    expect(out?.read_only).toBeUndefined();
+    for (const [svc, target] of [
+      ["installer", "/profiles"],
+      ["secprof", "/work"],
+    ] as const)
+      expect(bindOf(svc, target)?.source, svc).toBe(out?.source);
   });
 
   it("Redis never evicts and persists (AOF), with the image the manifests use, reachable only inside the project", () => {
@@ -201,7 +239,7 @@ describe("docker-compose.yml", () => {
     ]);
   });
 
-  it("daemons get the env vars the manifests give them (same names and ports), plus a kubeconfig", () => {
+  it("daemons get the env vars the manifests give them (same names and ports), plus host mode's", () => {
     const k8sEnv = (name: string) =>
       new Map(
         (workload(name).spec.template.spec.containers[0].env as Any[]).map((e) => [e.name, e.value ?? null]),
@@ -212,13 +250,12 @@ describe("docker-compose.yml", () => {
     ] as const) {
       const env = services[svc]?.environment as Record<string, string>;
       const want = k8sEnv(wl);
-      for (const key of Object.keys(env).filter((k) => k !== "KUBECONFIG"))
+      for (const key of Object.keys(env).filter((k) => !HOST_MODE_ENV.includes(k)))
         expect(want.has(key), `${svc} ${key} is not in the ${wl} manifest`).toBe(true);
       for (const key of want.keys())
         if (key !== "SECPROF_PROC_ROOT") expect(env, `${svc} lacks ${key}`).toHaveProperty(key);
       for (const key of Object.keys(env).filter((k) => k.endsWith("_PORT")))
         expect(env[key], `${svc} ${key}`).toBe(want.get(key));
-      expect(env.KUBECONFIG).toBe("/etc/secprof/kubeconfig");
     }
   });
 });
