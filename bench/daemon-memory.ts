@@ -235,11 +235,31 @@ async function libraryFloorMiB(): Promise<{ node: number | undefined; libs: numb
   };
 }
 
+/**
+ * V8 heap used and allocated, MiB, from a daemon's own metrics (prom-client's default ones): tells
+ * JavaScript objects from the rest of the RSS (code, native buffers, free heap pages not returned).
+ */
+async function heapOf(metricsUrl: string): Promise<{ used: number; total: number } | undefined> {
+  try {
+    const text = await (await fetch(metricsUrl)).text();
+    const value = (name: string) =>
+      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(text)?.[1]);
+    const used = value("secprof_nodejs_heap_size_used_bytes") / 2 ** 20;
+    const total = value("secprof_nodejs_heap_size_total_bytes") / 2 ** 20;
+    return Number.isFinite(used) && Number.isFinite(total) ? { used, total } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 interface DaemonResult {
   name: Daemon;
   idleMiB: number | undefined;
   loadMiB: number | undefined;
   hwmMiB: number | undefined;
+  /** V8 heap used / allocated when the load stopped. */
+  heapUsedMiB: number | undefined;
+  heapTotalMiB: number | undefined;
   samples: number;
   exitedEarly: boolean;
 }
@@ -518,6 +538,8 @@ async function main(): Promise<number> {
     clearInterval(writer);
     clearInterval(reviewer);
     closeSync(fd);
+    const heaps = new Map<Daemon, { used: number; total: number } | undefined>();
+    for (const d of running) heaps.set(d.name, await heapOf(d.readyUrl.replace(/\/readyz$/, "/metrics")));
     const read = await until(
       "the recorder to read every line written",
       async () => {
@@ -570,6 +592,8 @@ async function main(): Promise<number> {
         idleMiB: i.length > 0 ? median(i) : undefined,
         loadMiB: l.length > 0 ? Math.max(...l) : undefined,
         hwmMiB: peak?.hwm,
+        heapUsedMiB: heaps.get(d.name)?.used,
+        heapTotalMiB: heaps.get(d.name)?.total,
         samples: i.length + l.length,
         exitedEarly: d.child.exitCode !== null || d.child.signalCode !== null,
       };
@@ -584,12 +608,22 @@ async function main(): Promise<number> {
 
     console.log(
       `\n${formatTable(
-        ["daemon", "idle RSS MiB", "peak RSS MiB (load)", "VmHWM MiB", "budget MiB", "samples", "load"],
+        [
+          "daemon",
+          "idle RSS MiB",
+          "peak RSS MiB (load)",
+          "VmHWM MiB",
+          "heap used/alloc MiB",
+          "budget MiB",
+          "samples",
+          "load",
+        ],
         results.map((r) => [
           r.name,
           fmtFixed(r.idleMiB, 1),
           fmtFixed(r.loadMiB, 1),
           fmtFixed(r.hwmMiB, 1),
+          `${fmtFixed(r.heapUsedMiB, 0)}/${fmtFixed(r.heapTotalMiB, 0)}`,
           `≤ ${BUDGET_MIB[r.name]}`,
           String(r.samples),
           loadNote[r.name],
@@ -597,7 +631,8 @@ async function main(): Promise<number> {
       )}`,
     );
     console.log(
-      `\nRSS sampled every 250 ms from /proc/<pid>/status; idle: median; load: largest sample. ` +
+      `\nRSS sampled every 250 ms from /proc/<pid>/status; idle: median; load: largest sample; heap: V8's, ` +
+        "from the daemon's metrics when the load stopped. " +
         `Run took ${fmtFixed((performance.now() - tStart) / 1000, 0)} s after the daemons were ready.` +
         `\nSPO publishes limits, not measurements: log-enricher ${SPO_ENRICHER_LIMIT_MIB} MiB (perf.md, SPO#751) is the` +
         " recorder rows' alternative (published); perf.md gives none for the merger, webhook or installer.",
