@@ -24,7 +24,7 @@
  * shown as a published number, not measured here. perf.md gives none for the other daemons.
  * Exit code 0 unless a daemon could not start.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
@@ -40,23 +40,22 @@ import {
   writeSync,
 } from "node:fs";
 import { Agent, request } from "node:https";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { FakeProc } from "../packages/recorder/src/attribution/fake-proc.js";
 // From the testkit's sources, not its index: the index also exports vitest helpers, which need a test runner.
-import { spoKinds } from "../packages/testkit/src/kube/kinds.js";
+import { SPO_GROUP as GROUP, spoKinds } from "../packages/testkit/src/kube/kinds.js";
 import { type FakeApiServer, startFakeApiServer } from "../packages/testkit/src/kube/server.js";
 import { selfSignedCert } from "../packages/testkit/src/tls.js";
+import { recordingNamespace } from "./lib/cluster.js";
 import { hasCommand, median } from "./lib/measure.js";
 import { fmtFixed, fmtInt, formatTable, writeResults } from "./lib/report.js";
 import { type BenchRow, benchRow } from "./lib/result.js";
+import { freePort, rssMiB, sleep, startRedis, until } from "./lib/services.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const GROUP = "security-profiles-operator.x-k8s.io";
 const NODE = "node1";
 const NS = "bench-mem";
 
@@ -77,27 +76,6 @@ interface Running {
   child: ChildProcess;
   log: string;
   readyUrl: string;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((res, rej) => srv.once("error", rej).listen(0, "127.0.0.1", res));
-  const addr = srv.address();
-  await new Promise((r) => srv.close(r));
-  if (addr === null || typeof addr === "string") throw new Error("no free port");
-  return addr.port;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
 }
 
 function startDaemon(name: Daemon, env: Record<string, string>, dir: string, metricsPort: number): Running {
@@ -127,19 +105,6 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Resident and peak resident set, MiB, from /proc/<pid>/status; undefined once the process is gone. */
-function rss(pid: number | undefined): { rss: number; hwm: number } | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = (key: string) =>
-      Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
-    return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 };
-  } catch {
-    return undefined;
-  }
-}
-
 class Sampler {
   readonly samples = new Map<Daemon, number[]>();
   #timer: NodeJS.Timeout | undefined;
@@ -148,7 +113,7 @@ class Sampler {
     for (const d of this.daemons) this.samples.set(d.name, []);
     const tick = () => {
       for (const d of this.daemons) {
-        const m = rss(d.child.pid);
+        const m = rssMiB(d.child.pid);
         if (m !== undefined) this.samples.get(d.name)?.push(m.rss);
       }
     };
@@ -222,7 +187,7 @@ async function libraryFloorMiB(): Promise<{ node: number | undefined; libs: numb
       stdio: "ignore",
     });
     await sleep(3000);
-    const m = rss(child.pid);
+    const m = rssMiB(child.pid);
     child.kill("SIGKILL");
     return m?.rss;
   };
@@ -284,7 +249,7 @@ async function main(): Promise<number> {
   const names: Daemon[] = ["recorder", "merger", "webhook"];
   if (existsSync(join(ROOT, "packages/installer/dist/main.js"))) names.push("installer");
   const unbuilt = names.filter((n) => !existsSync(join(ROOT, "packages", n, "dist", "main.js")));
-  const tools = ["redis-server", "redis-cli", "openssl"].filter((c) => !hasCommand(c));
+  const tools = ["redis-server", "openssl"].filter((c) => !hasCommand(c));
   if (unbuilt.length > 0 || tools.length > 0) {
     console.log(
       `SKIP: ${unbuilt.length > 0 ? `not built (npm run build): ${unbuilt.join(", ")}` : ""}` +
@@ -313,33 +278,8 @@ async function main(): Promise<number> {
   const running: Running[] = [];
   let api: FakeApiServer | undefined;
   const redisPort = await freePort();
-  const redis = spawn(
-    "redis-server",
-    [
-      "--port",
-      String(redisPort),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--maxmemory-policy",
-      "noeviction",
-    ],
-    { stdio: "ignore" },
-  );
+  const redis = await startRedis(redisPort);
   try {
-    await until(
-      "redis",
-      async () =>
-        spawnSync("redis-cli", ["-p", String(redisPort), "ping"])
-          .stdout?.toString()
-          .includes("PONG")
-          ? true
-          : undefined,
-      10_000,
-    );
     api = await startFakeApiServer({ kinds: spoKinds({ profilesNamespaced: false }) });
     // secprof's own cluster-scoped kinds, which the installer watches (as in its cluster tests).
     for (const [kind, plural] of [
@@ -348,26 +288,13 @@ async function main(): Promise<number> {
     ] as const)
       api.registerKind({ group: GROUP, version: "v1", kind, plural, namespaced: false });
     const kc = api.kubeConfig("admin");
-    const core = kc.makeApiClient(CoreV1Api);
-    const custom = kc.makeApiClient(CustomObjectsApi);
     const kubeconfig = join(dir, "kubeconfig");
     writeFileSync(kubeconfig, kc.exportConfig());
-
     // The cluster: a recording namespace, a Logs recording, `pods` running pods on this node.
-    await core.createNamespace({
-      body: { metadata: { name: NS, labels: { "spo.x-k8s.io/enable-recording": "true" } } },
-    });
-    await custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: "v1",
+    const { core, custom } = await recordingNamespace(kc, {
       namespace: NS,
-      plural: "profilerecordings",
-      body: {
-        apiVersion: `${GROUP}/v1`,
-        kind: "ProfileRecording",
-        metadata: { name: "mem-rec" },
-        spec: { kind: "SeccompProfile", recorder: "Logs", podSelector: { matchLabels: { app: "load" } } },
-      },
+      recording: "mem-rec",
+      app: "load",
     });
     const pids: number[] = [];
     const podNames: string[] = [];
@@ -586,7 +513,7 @@ async function main(): Promise<number> {
     const results: DaemonResult[] = running.map((d) => {
       const i = idleSamples.get(d.name) ?? [];
       const l = loadSamples.get(d.name) ?? [];
-      const peak = rss(d.child.pid);
+      const peak = rssMiB(d.child.pid);
       return {
         name: d.name,
         idleMiB: i.length > 0 ? median(i) : undefined,
