@@ -31,6 +31,9 @@ export class KillSwitchProxy {
         { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
         (up) => {
           res.writeHead(up.statusCode ?? 502, up.headers);
+          // Now, not with the first body bytes: a watch may send none for a while, and the client
+          // times out waiting for the headers.
+          res.flushHeaders();
           up.pipe(res);
         },
       );
