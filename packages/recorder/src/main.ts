@@ -6,7 +6,7 @@
 // SECPROF_RUNC_ROOTS (host/config.ts, host/adapters.ts).
 import { machine, release } from "node:os";
 import { KubeConfig } from "@kubernetes/client-node";
-import { AuditParser, type ParsedEvent, type RawEvent } from "@secprof/core";
+import type { ParsedEvent, RawEvent } from "@secprof/core";
 import {
   hostMode,
   loadConfig,
@@ -18,6 +18,7 @@ import {
 import { pino } from "pino";
 import { Counter, Gauge } from "prom-client";
 import { AttributionResolver } from "./attribution/resolver.js";
+import { recorderParser } from "./daemon/audit-parse.js";
 import { BpfSyscallAttributor } from "./daemon/bpf-syscalls.js";
 import { RecorderConfig } from "./daemon/config.js";
 import { EXEC_TRACKER_PROGRAM, ExecTracker } from "./daemon/exec-tracker.js";
@@ -96,7 +97,7 @@ let pendingCheckpoint: Parameters<typeof saveCheckpoint>[1] | undefined;
 /** Set once bpftrace is attached (below). */
 let bpf: BpftraceSource | undefined;
 
-const parser = new AuditParser({ format: "auditd" });
+const parser = recorderParser();
 const registry = newRegistry("recorder");
 if (hostAdapters !== undefined) registerRecorderHostMetrics(registry, hostAdapters);
 const linesRead = new Counter({

@@ -39,6 +39,13 @@ export interface ParserOptions {
   format?: InputFormat;
   /** Only these kinds are interpreted; with `syscall` alone the SECCOMP fast path is used. */
   kinds?: readonly AuditKind[];
+  /**
+   * AVC and AppArmor events take exe/comm from their event's SYSCALL record, so they wait for the event's
+   * EOE (or `groupTimeoutMs`) and every context record is kept until then (default). `false`: they are
+   * emitted at once, with exe/comm as their own record has them (AVC: null), and no record is grouped;
+   * for consumers that do not read those fields. Lines are then classified in place as with `syscall` alone.
+   */
+  groupContext?: boolean;
   /** A multi-record event with no EOE is flushed once a record this much newer arrives. */
   groupTimeoutMs?: number;
   /** At most this many events wait for their EOE; the oldest is flushed beyond it. */
@@ -82,6 +89,13 @@ interface Group {
   context: boolean;
 }
 
+/** First letter of an auditd-form line's record type (`[node=N ]type=NAME`) is A or U. */
+function isPrimaryType(line: string): boolean {
+  const t = line.charCodeAt(0) === 116 /* t */ ? 5 : line.indexOf(" type=") + 6;
+  const c = line.charCodeAt(t);
+  return c === 65 /* A */ || c === 85 /* U */;
+}
+
 function emptyStats(): ParserStats {
   return {
     lines: 0,
@@ -109,6 +123,8 @@ export class AuditParser {
   private readonly format: InputFormat;
   private readonly want: ReadonlySet<AuditKind>;
   private readonly fastOnly: boolean;
+  /** On the in-place path, AVC/AppArmor records are wanted: they take the general path. */
+  private readonly fastPrimaries: boolean;
   /** Lines of the auditd form can be scanned in place (formats `auto` and `auditd`). */
   private readonly inPlace: boolean;
   /** Context records are grouped only when a primary (AVC, AppArmor) can use them. */
@@ -128,9 +144,11 @@ export class AuditParser {
   constructor(opts: ParserOptions = {}) {
     this.format = opts.format ?? "auto";
     this.want = new Set(opts.kinds ?? ["syscall", "avc", "apparmor"]);
-    this.fastOnly = this.want.size === 1 && this.want.has("syscall") && opts.fastPath !== false;
     this.inPlace = this.format === "auto" || this.format === "auditd";
-    this.grouping = this.want.has("avc") || this.want.has("apparmor");
+    const primaries = this.want.has("avc") || this.want.has("apparmor");
+    this.grouping = primaries && opts.groupContext !== false;
+    this.fastOnly = !this.grouping && opts.fastPath !== false;
+    this.fastPrimaries = primaries;
     this.timeoutMs = opts.groupTimeoutMs ?? 2000;
     this.maxInFlight = opts.maxInFlight ?? 4096;
   }
@@ -143,23 +161,26 @@ export class AuditParser {
   }
 
   /**
-   * Only SECCOMP records wanted. A SECCOMP line in the kernel's layout is read by one regex; other
+   * Nothing is grouped. A SECCOMP line in the kernel's layout is read by one regex; other
    * auditd-form lines are classified by their header, exactly as the general path would count them.
    * Anything else takes the general path, which, with nothing to group, gives the same result.
    */
   private fast(line: string, lineNo: number, out: ParsedEvent[]): void {
     if (!this.inPlace) return this.general(line, lineNo, out);
-    if (maybeSeccomp(line) && line.length <= MAX_LINE) {
+    if (this.want.has("syscall") && maybeSeccomp(line) && line.length <= MAX_LINE) {
       const ev = seccompRecord(line);
       if (ev !== undefined) return this.emit(lineNo, ev, out);
     }
     switch (classifyLine(line)) {
       case LINE_SECCOMP: {
+        if (!this.want.has("syscall")) return this.ignore();
         const s = head.bodyStart;
         const id = line.slice(head.idStart, head.idEnd);
         return this.emit(lineNo, seccompAt(line, "auditd", head.ts, id, s, bodyEndOf(line, s)), out);
       }
       case LINE_IGNORED:
+        // AVC, APPARMOR_* and USER_AVC are the ignored types that start with A or U.
+        if (this.fastPrimaries && isPrimaryType(line)) return this.general(line, lineNo, out);
         return this.ignore();
       case LINE_UNSUPPORTED:
         return this.drop("unsupported_type");
@@ -245,7 +266,7 @@ export class AuditParser {
     out: ParsedEvent[],
   ): void {
     if (typeof ev === "string") return this.drop(ev);
-    if (h.auditId === null || h.ts === null) return this.emit(lineNo, ev, out);
+    if (!this.grouping || h.auditId === null || h.ts === null) return this.emit(lineNo, ev, out);
     this.group(h.auditId, h.serial, h.ts).primaries.push({ line: lineNo, event: ev });
     this.capacity(out);
   }

@@ -249,6 +249,19 @@ describe("the SECCOMP shortcuts read what the general code reads", () => {
     );
   });
 
+  it("without grouping, the in-place path gives the general path's events and counts for any kinds", () => {
+    const kindSets = fc.subarray(["syscall", "avc", "apparmor"] as const);
+    fc.assert(
+      fc.property(lineMix, formats, kindSets, (lines, format, kinds) => {
+        const fast = parse(lines, { format, kinds, groupContext: false });
+        const general = parse(lines, { format, kinds, groupContext: false, fastPath: false });
+        expect(fast.events).toEqual(general.events);
+        expect(fast.stats).toEqual(general.stats);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("lines handed over as ranges of a larger text are read only up to their newline", () => {
     const other = ["SYSCALL", "USER_START", "CONFIG_CHANGE", "LOGIN"].flatMap((t) =>
       FIXTURE_LINES.filter((l) => l.startsWith(`type=${t} `)).slice(0, 1),
