@@ -45,7 +45,12 @@ const recordings: RecordingView =
     onError: (err, during) => log.warn({ err, during }, "recordings"),
   });
 const recording = (ns: string, name: string) => recordings.get(ns, name);
-const finalizer = new Finalizer({ state, store, recording });
+const finalizer = new Finalizer({
+  state,
+  store,
+  recording,
+  onUnbuildable: (target, reason) => log.error({ target, reason }, "profile not written"),
+});
 
 recordings.subscribe((c) => {
   if (c.type !== "delete") return;
@@ -84,7 +89,14 @@ const worker = createMergerWorker({
   logger: log,
 });
 
-const source = new MergerRecordingSource({ state, store, recordings: () => recordings.list(), recording });
+const source = new MergerRecordingSource({
+  state,
+  store,
+  recordings: () => recordings.list(),
+  recording,
+  onUnrenderable: (p, reason) =>
+    log.warn({ kind: p.kind, profile: p.metadata.name, reason }, "left out of the bundle"),
+});
 const bundleApi = createBundleApiHandler({
   source,
   token: cfg.SECPROF_API_TOKEN,

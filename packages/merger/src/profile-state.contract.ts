@@ -183,6 +183,7 @@ export function profileStateContract(
             ],
             apparmor: {
               executables: ["/bin/sh"],
+              libraries: ["/opt/app/b.so", "/opt/app/a.so"],
               readPaths: ["/etc/b", "/etc/a"],
               writePaths: [],
               capabilities: ["chown"],
@@ -201,6 +202,7 @@ export function profileStateContract(
         ],
         apparmor: {
           executables: ["/bin/sh"],
+          libraries: ["/opt/app/a.so", "/opt/app/b.so"],
           readPaths: ["/etc/a", "/etc/b"],
           writePaths: [],
           capabilities: ["chown"],

@@ -13,12 +13,20 @@ type Avc = z.infer<typeof AvcTuple>;
 export const LOSS_FIELDS = ["kernelLost", "parserDropped", "attributionMisses", "truncated"] as const;
 export type LossField = (typeof LOSS_FIELDS)[number];
 
-export const APPARMOR_FIELDS = ["executables", "readPaths", "writePaths", "capabilities", "network"] as const;
+export const APPARMOR_FIELDS = [
+  "executables",
+  "libraries",
+  "readPaths",
+  "writePaths",
+  "capabilities",
+  "network",
+] as const;
 export type AppArmorField = (typeof APPARMOR_FIELDS)[number];
 
 /** One-letter codes of AppArmor facts in the `aa` set: `<code>:<value>`. */
 export const APPARMOR_CODE: Readonly<Record<AppArmorField, string>> = {
   executables: "x",
+  libraries: "l",
   readPaths: "r",
   writePaths: "w",
   capabilities: "c",
@@ -127,7 +135,7 @@ export function membersOf(obs: Observation): { syscalls: string[]; avc: string[]
   const apparmor: string[] = [];
   const aa = obs.delta.apparmor;
   if (aa !== undefined)
-    for (const f of APPARMOR_FIELDS) for (const v of aa[f]) apparmor.push(apparmorMember(f, v));
+    for (const f of APPARMOR_FIELDS) for (const v of aa[f] ?? []) apparmor.push(apparmorMember(f, v));
   return { syscalls, avc, apparmor };
 }
 
@@ -163,8 +171,9 @@ export function buildTargetState(raw: RawTargetState): TargetState {
     const list = byArch.get(a);
     if (list !== undefined) syscalls[a] = list.sort(cmp);
   }
-  const apparmor: TargetState["apparmor"] = {
+  const apparmor: Required<TargetState["apparmor"]> = {
     executables: [],
+    libraries: [],
     readPaths: [],
     writePaths: [],
     capabilities: [],

@@ -19,6 +19,7 @@ import { pino } from "pino";
 import { Counter, Gauge } from "prom-client";
 import { AttributionResolver } from "./attribution/resolver.js";
 import { recorderParser } from "./daemon/audit-parse.js";
+import { NodeAppArmorRecorder } from "./daemon/bpf-apparmor.js";
 import { BpfSyscallAttributor } from "./daemon/bpf-syscalls.js";
 import { RecorderConfig } from "./daemon/config.js";
 import { EXEC_TRACKER_PROGRAM, ExecTracker } from "./daemon/exec-tracker.js";
@@ -31,6 +32,7 @@ import { KubePodIndex } from "./kube/pod-index.js";
 import { BullmqObservationQueue } from "./queue/bullmq-queue.js";
 import { DeltaBatcher } from "./queue/delta-batcher.js";
 import { AuditLogFollower } from "./sources/audit-log-follower.js";
+import { AppArmorBpfSource } from "./sources/bpf/apparmor-source.js";
 import { BpftraceSource, type BpftraceSourceOptions } from "./sources/bpf/bpftrace-source.js";
 import { loadCheckpoint, resumeFrom, saveCheckpoint } from "./sources/checkpoint-store.js";
 
@@ -96,6 +98,8 @@ const bpfMode = cfg.SECPROF_RECORDERS.has("bpf");
 let pendingCheckpoint: Parameters<typeof saveCheckpoint>[1] | undefined;
 /** Set once bpftrace is attached (below). */
 let bpf: BpftraceSource | undefined;
+/** The AppArmor eBPF recorder, set once attached (below). */
+let apparmor: NodeAppArmorRecorder | undefined;
 
 const parser = recorderParser();
 const registry = newRegistry("recorder");
@@ -192,6 +196,7 @@ podIndex.onPodEnded((pod) => {
     bpf !== undefined && bpfMode
       ? bpfSyscalls.nextSnapshot(2 * cfg.SECPROF_BPF_INTERVAL_MS + 1000)
       : undefined,
+    apparmor?.podEnded(pod, 2 * cfg.SECPROF_BPF_INTERVAL_MS + 1000),
   ]);
   settled
     .then(() => core.podEnded(pod))
@@ -241,6 +246,47 @@ if (source !== undefined) {
   }
 }
 
+// AppArmor by eBPF (recorder: Bpf, kind AppArmorProfile): see SECPROF_BPF_APPARMOR in daemon/config.ts.
+if (bpfMode && cfg.SECPROF_BPF_APPARMOR !== "off") {
+  const recorder = new NodeAppArmorRecorder({
+    resolver,
+    tracker,
+    deliver: (pod, facts, lost) => core.onBpfAppArmor(pod, facts, lost),
+    onWarning: (message) => log.warn({ source: "apparmor" }, message),
+    create: (restarted) =>
+      new AppArmorBpfSource({
+        bpftrace: cfg.SECPROF_BPFTRACE,
+        intervalMs: cfg.SECPROF_BPF_INTERVAL_MS,
+        maxPathsPerNamespace: cfg.SECPROF_APPARMOR_MAX_PATHS,
+        afterExec: !restarted,
+        onWarning: (message) => log.warn({ source: "apparmor" }, message),
+        ...(hostMntns.ok ? { excludeMntns: hostMntns.value } : {}),
+      }),
+  });
+  const started = await recorder.start();
+  if (started.ok) {
+    apparmor = recorder;
+    log.info({ ms: Math.round(started.ms) }, "AppArmor eBPF source attached");
+  } else {
+    const fatal = cfg.SECPROF_BPF_APPARMOR === "on";
+    log[fatal ? "error" : "warn"](
+      { problem: started.problem, stderr: started.stderr },
+      `the AppArmor eBPF source did not start${fatal ? "" : ": AppArmorProfile Bpf recordings get no facts"}`,
+    );
+    await recorder.stop();
+    if (fatal) process.exit(1);
+  }
+}
+new Gauge({
+  name: "secprof_recorder_apparmor",
+  help: "AppArmor eBPF source (snapshots, full maps, restarts) and namespace attribution counters",
+  labelNames: ["what"],
+  registers: [registry],
+  collect() {
+    for (const [what, n] of Object.entries(apparmor?.stats() ?? {})) this.set({ what }, n);
+  },
+});
+
 const resumed = resumeFrom(await loadCheckpoint(cfg.SECPROF_CHECKPOINT));
 const follower = logsMode
   ? await AuditLogFollower.open({
@@ -277,6 +323,7 @@ log.info(
 const flush = async () => {
   parser.flush(events, Date.now() - 2000);
   deliver();
+  apparmor?.collect();
   batcher.reportLoss(loss.counters(follower?.stats, resolver.stats().misses));
   await core.flush();
   // Saved only after what was read is sent (or spooled to disk): a crash replays, never loses.
@@ -316,6 +363,8 @@ const shutdown = async (signal: string) => {
   await follower?.close();
   await pump;
   await bpf?.stop();
+  await apparmor?.stop();
+  apparmor?.collect();
   await flush();
   resolver.close();
   await Promise.all([podIndex.stop(), recordings.stop(), queue.close()]);

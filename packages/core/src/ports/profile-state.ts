@@ -10,6 +10,8 @@ export interface TargetState {
   avc: string[];
   apparmor: {
     executables: string[];
+    /** Files mapped executable (SPO's allowedLibraries); absent in states of older mergers. */
+    libraries?: string[];
     readPaths: string[];
     writePaths: string[];
     capabilities: string[];

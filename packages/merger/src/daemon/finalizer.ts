@@ -1,14 +1,17 @@
 import {
   LABELS,
   type Observation,
+  type ProfileObject,
   type ProfileRecording,
   type ProfileState,
   type ProfileStore,
   recordingKey,
-  type SeccompProfile,
+  SelinuxPolicyError,
   type Target,
 } from "@secprof/core";
-import { mergeSeccompPartials, seccompProfileFor } from "../finalize.js";
+import { mergePartials, profileFor } from "../finalize.js";
+
+const KINDS = ["SeccompProfile", "SelinuxProfile", "AppArmorProfile"] as const;
 
 /** Ended targets remembered per merger process (a few hundred bytes each). */
 const ENDED_REMEMBERED = 10_000;
@@ -18,6 +21,11 @@ export interface FinalizerDeps {
   store: ProfileStore;
   /** The recording as the API has it now (undefined once deleted). */
   recording: (namespace: string, name: string) => ProfileRecording | undefined;
+  /**
+   * A target's profile cannot be built (an SELinux allow map on SPO's deny lists): nothing is
+   * written for it, and rebuilding it would fail the same way, so it is reported, not retried.
+   */
+  onUnbuildable?: (target: Target, reason: string) => void;
 }
 
 /**
@@ -55,21 +63,28 @@ export class Finalizer {
     };
   }
 
-  async target(t: Target): Promise<SeccompProfile | undefined> {
+  async target(t: Target): Promise<ProfileObject | undefined> {
     const st = await this.deps.state.get(recordingKey(t), t.profileName);
-    if (st === undefined || t.kind !== "SeccompProfile") return undefined;
+    if (st === undefined) return undefined;
     const rec = this.deps.recording(t.namespace, t.recording);
     // SPO: a profile whose recording is gone is a partial.
     const partial = rec === undefined || rec.spec.mergeStrategy === "Containers";
-    const profile = seccompProfileFor(st, { partial });
+    let profile: ProfileObject;
+    try {
+      profile = profileFor(st, { partial });
+    } catch (err) {
+      if (!(err instanceof SelinuxPolicyError)) throw err;
+      this.deps.onUnbuildable?.(t, err.message);
+      return undefined;
+    }
     if (rec?.spec.disableProfileAfterRecording === true) profile.spec.state = "Disabled";
     await this.deps.store.put(t.namespace, profile);
     return profile;
   }
 
   /** Writes every target's current profile without waiting for its pod to end. */
-  async snapshot(namespace: string, recording: string): Promise<SeccompProfile[]> {
-    const out: SeccompProfile[] = [];
+  async snapshot(namespace: string, recording: string): Promise<ProfileObject[]> {
+    const out: ProfileObject[] = [];
     for (const st of await this.deps.state.list(`${namespace}/${recording}`)) {
       const p = await this.target(st.target);
       if (p !== undefined) out.push(p);
@@ -78,15 +93,15 @@ export class Finalizer {
   }
 
   /** A Containers recording was deleted: merge its partials per container, then drop them. */
-  async mergeRecording(namespace: string, recording: string): Promise<SeccompProfile[]> {
+  async mergeRecording(namespace: string, recording: string): Promise<ProfileObject[]> {
     const labels = { [LABELS.recordingId]: recording, [LABELS.partial]: "true" };
-    const partials = (await this.deps.store.list("SeccompProfile", namespace, labels)).filter(
-      (p): p is SeccompProfile => p.kind === "SeccompProfile",
-    );
+    const partials: ProfileObject[] = [];
+    for (const kind of KINDS)
+      partials.push(...(await this.deps.store.list(kind, namespace, labels)).filter((p) => p.kind === kind));
     if (partials.length === 0) return [];
-    const merged = mergeSeccompPartials(partials);
+    const merged = mergePartials(partials);
     for (const m of merged) await this.deps.store.put(namespace, m);
-    for (const p of partials) await this.deps.store.delete("SeccompProfile", namespace, p.metadata.name);
+    for (const p of partials) await this.deps.store.delete(p.kind, namespace, p.metadata.name);
     await this.forget(namespace, recording);
     return merged;
   }
@@ -97,15 +112,16 @@ export class Finalizer {
    * rewritten from its state (dropped only at the end of a merge, so still complete even when some
    * partials were already deleted), then merged as on deletion. Run once the recordings are synced.
    */
-  async mergeOrphans(): Promise<SeccompProfile[]> {
+  async mergeOrphans(): Promise<ProfileObject[]> {
     const gone = new Map<string, [string, string]>();
-    for (const p of await this.deps.store.list("SeccompProfile", "", { [LABELS.partial]: "true" })) {
-      const rec = p.metadata.labels?.[LABELS.recordingId];
-      const ns = p.metadata.labels?.[LABELS.recordingNamespace] ?? p.metadata.namespace;
-      if (rec === undefined || ns === undefined || this.deps.recording(ns, rec) !== undefined) continue;
-      gone.set(`${ns}/${rec}`, [ns, rec]);
-    }
-    const merged: SeccompProfile[] = [];
+    for (const kind of KINDS)
+      for (const p of await this.deps.store.list(kind, "", { [LABELS.partial]: "true" })) {
+        const rec = p.metadata.labels?.[LABELS.recordingId];
+        const ns = p.metadata.labels?.[LABELS.recordingNamespace] ?? p.metadata.namespace;
+        if (rec === undefined || ns === undefined || this.deps.recording(ns, rec) !== undefined) continue;
+        gone.set(`${ns}/${rec}`, [ns, rec]);
+      }
+    const merged: ProfileObject[] = [];
     for (const [ns, rec] of gone.values()) {
       await this.snapshot(ns, rec);
       merged.push(...(await this.mergeRecording(ns, rec)));

@@ -1,4 +1,5 @@
 import {
+  type BundleFormat,
   bundleFileName,
   COVERAGE_ANNOTATION,
   canonicalJson,
@@ -10,6 +11,7 @@ import {
   type ProfileState,
   type ProfileStore,
   type RecordingSummary,
+  renderProfile,
   SyscallCoverage,
 } from "@secprof/core";
 import { stringify } from "yaml";
@@ -21,7 +23,15 @@ export interface SourceDeps {
   store: ProfileStore;
   recordings: () => ProfileRecording[];
   recording: (namespace: string, name: string) => ProfileRecording | undefined;
+  /** A stored profile whose host rendering failed (left out of the bundle; its CR is still in). */
+  onUnrenderable?: (profile: ProfileObject, reason: string) => void;
 }
+
+/** The bundle format of each non-seccomp kind's host rendering. */
+const HOST_FORMAT: Readonly<Record<"SelinuxProfile" | "AppArmorProfile", BundleFormat>> = {
+  SelinuxProfile: "selinux-cil",
+  AppArmorProfile: "apparmor-text",
+};
 
 /** The merger's view of recordings for the CI download API (`secprof pull`). */
 export class MergerRecordingSource implements RecordingSource {
@@ -64,7 +74,25 @@ export class MergerRecordingSource implements RecordingSource {
         profile,
         format: "cr-yaml",
       });
-      if (p.kind === "SeccompProfile") {
+      if (p.kind !== "SeccompProfile") {
+        // The host rendering (CIL, AppArmor text); core's renderer validates first and throws on
+        // anything unsafe, so a profile edited into something invalid is left out, not rendered.
+        const format = HOST_FORMAT[p.kind];
+        let content: string | undefined;
+        try {
+          content = renderProfile(p).files[0]?.content;
+        } catch (err) {
+          this.deps.onUnrenderable?.(p, (err as Error).message);
+        }
+        if (content !== undefined)
+          entries.push({
+            path: bundleFileName(p.kind, profile, format),
+            content,
+            kind: p.kind,
+            profile,
+            format,
+          });
+      } else {
         entries.push({
           path: bundleFileName(p.kind, profile, "oci-seccomp-json"),
           content: canonicalJson(ociSeccomp(p.spec)),

@@ -28,5 +28,16 @@ export const RecorderConfig = z.object({
    * failure to start is fatal; `off`. With the Bpf recorder on, its own exec events feed it.
    */
   SECPROF_EXEC_TRACKER: z.enum(["auto", "on", "off"]).default("auto"),
+  /**
+   * The AppArmor eBPF recorder (recorder: Bpf, kind AppArmorProfile), with SECPROF_RECORDERS
+   * including bpf. `auto`: started, and the daemon runs without it if bpftrace cannot attach it
+   * (AppArmor Bpf recordings then get no facts; logged); `on`: a failure is fatal; `off`.
+   * Started with the daemon rather than when a recording appears: attaching takes seconds and
+   * facts count from each process's exec, so a source started late would miss the first pods of a
+   * recording created just before them.
+   */
+  SECPROF_BPF_APPARMOR: z.enum(["auto", "on", "off"]).default("auto"),
+  /** Path keys the AppArmor source keeps per container in the kernel (more are counted as truncation). */
+  SECPROF_APPARMOR_MAX_PATHS: int(10_000),
 });
 export type RecorderConfig = z.infer<typeof RecorderConfig>;

@@ -1,18 +1,20 @@
-import type {
-  ArchName,
-  HostFacts,
-  Observation,
-  ObservationQueue,
-  PodContainerRef,
-  PodFacts,
-  ProfileRecording,
-  RawEvent,
-  RecorderKind,
-  SendResult,
-  Target,
+import {
+  type AppArmorFactsInput,
+  type ArchName,
+  avcTupleFromEvent,
+  type HostFacts,
+  type Observation,
+  type ObservationQueue,
+  type PodContainerRef,
+  type PodFacts,
+  type ProfileRecording,
+  type RawEvent,
+  type RecorderKind,
+  type SendResult,
+  type Target,
 } from "@secprof/core";
 import type { Attribution } from "../attribution/resolver.js";
-import type { DeltaBatcher } from "../queue/delta-batcher.js";
+import type { AppArmorFactKind, DeltaBatcher } from "../queue/delta-batcher.js";
 import { type ContainerFacts, targetsFor } from "./targets.js";
 
 /** What the recorder needs from the cluster (the pod index and the recordings watcher). */
@@ -59,8 +61,26 @@ export class RecorderCore {
   /** eBPF syscalls aggregated per mount namespace (recorder: Bpf). */
   onBpfSyscall(pod: PodContainerRef, arch: ArchName, name: string): void {
     for (const t of this.targets(pod, "Bpf")) {
+      if (t.kind !== "SeccompProfile") continue;
       this.batcher.addSyscall(t, arch, name);
       this.counters.facts++;
+    }
+  }
+
+  /**
+   * A container's cumulative AppArmor facts from eBPF (recorder: Bpf, kind AppArmorProfile); the
+   * batcher sends only the new ones. `newlyLost`: facts the source could not keep since the last
+   * call, counted as the target's truncation (its profile is marked incomplete).
+   */
+  onBpfAppArmor(pod: PodContainerRef, facts: AppArmorFactsInput, newlyLost = 0): void {
+    for (const t of this.targets(pod, "Bpf")) {
+      if (t.kind !== "AppArmorProfile") continue;
+      for (const kind of APPARMOR_KINDS)
+        for (const v of facts[kind] ?? []) {
+          this.batcher.addAppArmor(t, kind, v);
+          this.counters.facts++;
+        }
+      if (newlyLost > 0) this.batcher.countTruncated(t, newlyLost);
     }
   }
 
@@ -166,11 +186,16 @@ export class RecorderCore {
         this.batcher.addSyscall(t, e.arch, e.name);
         break;
       case "avc": {
-        if (t.kind !== "SelinuxProfile" || e.userSpace) return;
-        const s = e.scontext.split(":")[2];
-        const tt = e.tcontext.split(":")[2];
-        if (s === undefined || tt === undefined) return;
-        this.batcher.addAvc(t, { scontextType: s, tcontextType: tt, tclass: e.tclass, perms: e.perms });
+        if (t.kind !== "SelinuxProfile") return;
+        // core's rule: USER_AVC and granted records are no evidence; a context without a type is dropped.
+        let tuple: ReturnType<typeof avcTupleFromEvent>;
+        try {
+          tuple = avcTupleFromEvent(e);
+        } catch {
+          return;
+        }
+        if (tuple === undefined) return;
+        this.batcher.addAvc(t, tuple);
         break;
       }
       default:
@@ -179,3 +204,12 @@ export class RecorderCore {
     this.counters.facts++;
   }
 }
+
+const APPARMOR_KINDS: readonly AppArmorFactKind[] = [
+  "executables",
+  "libraries",
+  "readPaths",
+  "writePaths",
+  "capabilities",
+  "network",
+];

@@ -85,6 +85,7 @@ describe("DeltaBatcher", () => {
       perms: ["read", "search", "read"],
     });
     b.addAppArmor(z, "readPaths", "/etc/hosts");
+    b.addAppArmor(z, "libraries", "/opt/app/plugin.so");
     b.addAppArmor(z, "network", "tcp");
     b.addAppArmor(z, "capabilities", "net_bind_service");
     const out = b.flush();
@@ -96,6 +97,7 @@ describe("DeltaBatcher", () => {
     expect(byName.get(a.profileName)?.delta.apparmor).toBeUndefined();
     expect(byName.get(z.profileName)?.delta.apparmor).toEqual({
       executables: [],
+      libraries: ["/opt/app/plugin.so"],
       readPaths: ["/etc/hosts"],
       writePaths: [],
       capabilities: ["net_bind_service"],

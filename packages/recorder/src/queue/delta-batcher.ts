@@ -23,7 +23,13 @@ import type { ArchName, AvcTuple, HostFacts, LossCounters, Observation, Target }
 import type { z } from "zod";
 
 type Avc = z.infer<typeof AvcTuple>;
-export type AppArmorFactKind = "executables" | "readPaths" | "writePaths" | "capabilities" | "network";
+export type AppArmorFactKind =
+  | "executables"
+  | "libraries"
+  | "readPaths"
+  | "writePaths"
+  | "capabilities"
+  | "network";
 export type NetworkFamily = "tcp" | "udp" | "raw" | "unix";
 
 /** Per-observation caps of the Observation v1 schema. */
@@ -93,10 +99,12 @@ const ZERO: LossCounters = { kernelLost: 0, parserDropped: 0, attributionMisses:
  * kind; the rest cannot be confused across kinds.
  *   s<arch>/<name>   syscall
  *   a<json>          AVC tuple (canonical JSON: fixed key order, perms sorted and deduplicated)
- *   x|r|w|c|n<value> AppArmor executable, read path, write path, capability, network family
+ *   x|l|r|w|c|n<value> AppArmor executable, library (mapped executable), read path, write path,
+ *                    capability, network family
  */
 const AA_CODE: Readonly<Record<AppArmorFactKind, string>> = {
   executables: "x",
+  libraries: "l",
   readPaths: "r",
   writePaths: "w",
   capabilities: "c",
@@ -176,6 +184,13 @@ export class DeltaBatcher {
     this.add(target, `${AA_CODE[kind]}${value}`);
   }
 
+  /** `n` facts of the target were lost at its source: counted in its `truncated`. */
+  countTruncated(target: Target, n: number): void {
+    const slot = this.slotFor(target);
+    if (slot === undefined) this.untracked += n;
+    else slot.truncated += n;
+  }
+
   /**
    * The recorder's cumulative loss counters (kernel `lost`, parser drops, attribution misses, …).
    * Values only ever grow; a smaller value than seen before is ignored. A change makes every target
@@ -244,7 +259,7 @@ export class DeltaBatcher {
     const aa = obs.delta.apparmor;
     if (aa !== undefined)
       for (const kind of Object.keys(AA_CODE) as AppArmorFactKind[])
-        for (const v of aa[kind]) back(`${AA_CODE[kind]}${v}`);
+        for (const v of aa[kind] ?? []) back(`${AA_CODE[kind]}${v}`);
   }
 
   /** Forget a target (its container is gone and its last flush was sent). */
@@ -339,8 +354,9 @@ export class DeltaBatcher {
     const L = OBSERVATION_LIMITS;
     const syscalls: Partial<Record<ArchName, string[]>> = {};
     const avc: Avc[] = [];
-    const aa: NonNullable<Observation["delta"]["apparmor"]> = {
+    const aa: { [K in AppArmorFactKind]: NonNullable<NonNullable<Observation["delta"]["apparmor"]>[K]> } = {
       executables: [],
+      libraries: [],
       readPaths: [],
       writePaths: [],
       capabilities: [],
@@ -409,7 +425,8 @@ function countFacts(obs: Observation): number {
   let n = obs.delta.avc.length;
   for (const names of Object.values(obs.delta.syscalls)) n += names?.length ?? 0;
   const aa = obs.delta.apparmor;
-  if (aa !== undefined) for (const kind of Object.keys(AA_CODE) as AppArmorFactKind[]) n += aa[kind].length;
+  if (aa !== undefined)
+    for (const kind of Object.keys(AA_CODE) as AppArmorFactKind[]) n += aa[kind]?.length ?? 0;
   return n;
 }
 
