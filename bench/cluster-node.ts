@@ -4,7 +4,8 @@
  *   npx vite-node bench/cluster-node.ts [--containers 1000] [--load-s 15] [--lines-per-s 20000]
  *       [--latency-pods 200] [--wave 10] [--out bench/out]
  *
- * Runs the built recorder and merger (`packages/<app>/dist/main.js`; `npm run build` first) as
+ * Runs the built recorder and merger as deployed (their bundles, `packages/<app>/dist/bundled/main.mjs`,
+ * with the manifests' V8 flags; `npm run build` first; `--layout dist` runs tsc's modules) as
  * processes against a private redis-server and the fake kube-apiserver of @secprof/testkit (in
  * this process), as e2e/cluster-recording.test.ts does. The node is simulated: `--containers`
  * pods on node1, each with one container whose process lives in a fake proc root
@@ -35,6 +36,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, Watch } from "@kubernetes/client-node";
 import { syscallName } from "../packages/core/src/index.js";
+import { heapLimitMiB, MEMORY_LIMIT_MIB, NODE_FLAGS } from "../packages/core/src/rbac/manifests.js";
 import { FakeProc } from "../packages/recorder/src/attribution/fake-proc.js";
 // From the testkit's sources, not its index: the index also exports vitest helpers.
 import { spoKinds } from "../packages/testkit/src/kube/kinds.js";
@@ -59,8 +61,10 @@ const { values } = parseArgs({
     "lines-per-s": { type: "string", default: "20000" },
     "latency-pods": { type: "string", default: "200" },
     wave: { type: "string", default: "10" },
-    /** V8 flags for the recorder process, e.g. "--max-semi-space-size=1" (as NODE_OPTIONS would set). */
-    "recorder-flags": { type: "string", default: "" },
+    /** V8 flags for the recorder instead of the deployment's (NODE_FLAGS + heap limit); "" for none. */
+    "recorder-flags": { type: "string" },
+    /** "dist" runs tsc's module tree instead of the bundles (scripts/bundle.mjs), for comparison. */
+    layout: { type: "string", default: "bundled" },
     out: { type: "string", default: resolve(ROOT, "bench", "out") },
   },
 });
@@ -69,7 +73,15 @@ const LOAD_S = Number(values["load-s"]);
 const LINES_PER_S = Number(values["lines-per-s"]);
 const LATENCY_PODS = Math.min(Number(values["latency-pods"]), CONTAINERS);
 const WAVE = Math.max(1, Number(values.wave));
-const RECORDER_FLAGS = values["recorder-flags"].split(/\s+/).filter((f) => f !== "");
+/** As deployed (packages/core/src/rbac/manifests.ts), unless --recorder-flags says otherwise. */
+const deployedFlags = (app: "recorder" | "merger") => [
+  ...NODE_FLAGS,
+  `--max-old-space-size=${heapLimitMiB(MEMORY_LIMIT_MIB[app])}`,
+];
+const RECORDER_FLAGS =
+  values["recorder-flags"]?.split(/\s+/).filter((f) => f !== "") ?? deployedFlags("recorder");
+const LAYOUT = values.layout;
+if (LAYOUT !== "bundled" && LAYOUT !== "dist") throw new Error("--layout: bundled or dist");
 
 interface SimPod {
   name: string;
@@ -93,7 +105,8 @@ function startDaemon(
 ): ChildProcess {
   const fd = openSync(log, "w");
   const base = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" };
-  const child = spawn(process.execPath, [...flags, join(ROOT, "packages", app, "dist", "main.js")], {
+  const entry = LAYOUT === "bundled" ? ["bundled", "main.mjs"] : ["main.js"];
+  const child = spawn(process.execPath, [...flags, join(ROOT, "packages", app, "dist", ...entry)], {
     env: { ...base, ...env },
     stdio: ["ignore", fd, fd],
   });
@@ -230,6 +243,7 @@ async function main(): Promise<void> {
         SECPROF_METRICS_PORT: "0",
       },
       join(dir, "merger.log"),
+      deployedFlags("merger"),
     );
     daemons.push(recorder, merger);
     await until(
@@ -414,6 +428,8 @@ async function main(): Promise<void> {
         linesPerS: LINES_PER_S,
         latencyPods: LATENCY_PODS,
         wave: WAVE,
+        layout: LAYOUT,
+        recorderFlags: RECORDER_FLAGS,
       },
       latency: {
         afterEndMs: {

@@ -44,6 +44,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { heapLimitMiB, MEMORY_LIMIT_MIB, NODE_FLAGS } from "../packages/core/src/rbac/manifests.js";
 import { FakeProc } from "../packages/recorder/src/attribution/fake-proc.js";
 // From the testkit's sources, not its index: the index also exports vitest helpers, which need a test runner.
 import { SPO_GROUP as GROUP, spoKinds } from "../packages/testkit/src/kube/kinds.js";
@@ -78,12 +79,36 @@ interface Running {
   readyUrl: string;
 }
 
-function startDaemon(name: Daemon, env: Record<string, string>, dir: string, metricsPort: number): Running {
+/**
+ * What runs: the bundle scripts/bundle.mjs builds (as deployed) or tsc's module tree (`--layout
+ * dist`, for comparison), with the V8 flags the deploy manifests give (`--node-flags` overrides).
+ */
+interface Launch {
+  layout: "bundled" | "dist";
+  /** undefined: the deployments' flags. */
+  flags: readonly string[] | undefined;
+}
+/** The deployment's V8 flags, with the heap limit for the daemon's container memory limit. */
+const deployedFlags = (name: Daemon) => [
+  ...NODE_FLAGS,
+  `--max-old-space-size=${heapLimitMiB(MEMORY_LIMIT_MIB[name])}`,
+];
+const entryOf = (name: Daemon, layout: Launch["layout"]) =>
+  join(ROOT, "packages", name, "dist", ...(layout === "bundled" ? ["bundled", "main.mjs"] : ["main.js"]));
+
+function startDaemon(
+  name: Daemon,
+  env: Record<string, string>,
+  dir: string,
+  metricsPort: number,
+  launch: Launch,
+): Running {
   const log = join(dir, `${name}.log`);
   const fd = openSync(log, "w");
   // A clean environment, as a DaemonSet would have.
   const base = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" };
-  const child = spawn(process.execPath, [join(ROOT, "packages", name, "dist", "main.js")], {
+  const flags = launch.flags ?? deployedFlags(name);
+  const child = spawn(process.execPath, [...flags, entryOf(name, launch.layout)], {
     env: { ...base, ...env },
     stdio: ["ignore", fd, fd],
   });
@@ -237,6 +262,10 @@ async function main(): Promise<number> {
       "webhook-rps": { type: "string", default: "50" },
       "idle-s": { type: "string", default: "5" },
       "load-s": { type: "string", default: "20" },
+      /** "dist" runs tsc's module tree instead of the bundles, for comparison. */
+      layout: { type: "string", default: "bundled" },
+      /** V8 flags instead of the deployments' (NODE_FLAGS and the heap limit); "" for none. */
+      "node-flags": { type: "string" },
       out: { type: "string", default: join(ROOT, "bench", "out") },
     },
   });
@@ -245,10 +274,15 @@ async function main(): Promise<number> {
   const webhookRps = Number(values["webhook-rps"]);
   const idleS = Number(values["idle-s"]);
   const loadS = Number(values["load-s"]);
+  if (values.layout !== "bundled" && values.layout !== "dist") throw new Error("--layout: bundled or dist");
+  const launch: Launch = {
+    layout: values.layout,
+    flags: values["node-flags"]?.split(/\s+/).filter((f) => f !== ""),
+  };
 
   const names: Daemon[] = ["recorder", "merger", "webhook"];
-  if (existsSync(join(ROOT, "packages/installer/dist/main.js"))) names.push("installer");
-  const unbuilt = names.filter((n) => !existsSync(join(ROOT, "packages", n, "dist", "main.js")));
+  if (existsSync(entryOf("installer", launch.layout))) names.push("installer");
+  const unbuilt = names.filter((n) => !existsSync(entryOf(n, launch.layout)));
   const tools = ["redis-server", "openssl"].filter((c) => !hasCommand(c));
   if (unbuilt.length > 0 || tools.length > 0) {
     console.log(
@@ -258,8 +292,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const stale = names.filter(
-    (n) =>
-      newestMtime(join(ROOT, "packages", n, "src")) > mtimeOf(join(ROOT, "packages", n, "dist", "main.js")),
+    (n) => newestMtime(join(ROOT, "packages", n, "src")) > mtimeOf(entryOf(n, launch.layout)),
   );
   if (stale.length > 0)
     console.log(
@@ -268,9 +301,9 @@ async function main(): Promise<number> {
   console.log(
     `daemon-memory: ${names.join(", ")}; ${pods} recorded pods, ${fmtInt(linesPerS)} audit lines/s and ` +
       `${webhookRps} AdmissionReviews/s for ${loadS} s; idle ${idleS} s; node ${process.version}` +
-      (names.includes("installer")
-        ? ""
-        : "\n  installer: packages/installer/dist/main.js not built, not measured"),
+      `\n  ${launch.layout === "bundled" ? "bundles (dist/bundled/*.mjs)" : "tsc's modules (dist/*.js)"}; V8 flags: ` +
+      `${launch.flags?.join(" ") ?? `${NODE_FLAGS.join(" ")} --max-old-space-size=<3/4 of the container limit>`}` +
+      (names.includes("installer") ? "" : "\n  installer: not built, not measured"),
   );
 
   const dir = mkdtempSync(join(tmpdir(), "secprof-bench-mem-"));
@@ -366,6 +399,7 @@ async function main(): Promise<number> {
         },
         dir,
         ports.recorder,
+        launch,
       ),
       startDaemon(
         "merger",
@@ -378,6 +412,7 @@ async function main(): Promise<number> {
         },
         dir,
         ports.merger,
+        launch,
       ),
       startDaemon(
         "webhook",
@@ -390,6 +425,7 @@ async function main(): Promise<number> {
         },
         dir,
         ports.webhookMetrics,
+        launch,
       ),
     );
     if (names.includes("installer")) {
@@ -409,6 +445,7 @@ async function main(): Promise<number> {
           },
           dir,
           ports.installer,
+          launch,
         ),
       );
     }
@@ -605,7 +642,15 @@ async function main(): Promise<number> {
       );
     const file = writeResults(values.out, "daemon-memory", {
       summary,
-      params: { pods, linesPerS, webhookRps, idleS, loadS },
+      params: {
+        pods,
+        linesPerS,
+        webhookRps,
+        idleS,
+        loadS,
+        layout: launch.layout,
+        nodeFlags: launch.flags ?? "deployed",
+      },
       results,
       floorMiB: floor,
       load: { written, read, reviews, okReviews, profiles },

@@ -2,16 +2,29 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
+// From the sources: the deploy tree is not part of @secprof/core's index.
+import { NODE_FLAGS } from "../../packages/core/src/rbac/manifests.js";
 
 /** The repository root: e2e tests run the built `dist/` of each package from here. */
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 
-/** Starts `node ROOT/entry` as a daemon with only `env` (plus PATH and HOME), logging to `logFile`. */
+/**
+ * What the deployments run for `packages/<p>/dist/<name>.js`: its bundle (scripts/bundle.mjs),
+ * `dist/bundled/<name>.mjs`, with the manifests' V8 flags. Other entries run as given.
+ */
+function asDeployed(entry: string): string[] {
+  const m = /^(packages\/[a-z-]+\/dist)\/([a-z-]+)\.js$/.exec(entry);
+  return m
+    ? [...NODE_FLAGS, path.join(ROOT, m[1] ?? "", "bundled", `${m[2]}.mjs`)]
+    : [path.join(ROOT, entry)];
+}
+
+/** Starts `node ROOT/entry` as deployed (see asDeployed) with only `env` (plus PATH and HOME), logging to `logFile`. */
 export function daemon(entry: string, env: Record<string, string>, logFile: string): ChildProcess {
   const log = openSync(logFile, "a");
   // A clean environment, as a DaemonSet would have: nothing of the test runner leaks in.
   const base = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" };
-  const child = spawn("node", [path.join(ROOT, entry)], {
+  const child = spawn("node", asDeployed(entry), {
     env: { ...base, ...env },
     stdio: ["ignore", log, log],
   });

@@ -102,15 +102,23 @@ const ignored = read(".dockerignore")
   );
 const isIgnored = (rel: string) => ignored.some((r) => r.test(rel.replace(/\/$/, "")));
 
-/** `node X` commands: the JavaScript file X, relative to WORKDIR /app (the image's layout). */
+/** `node [--flag…] X` commands: the JavaScript file X, relative to WORKDIR /app (the image's layout). */
 function nodeScript(argv: string[]): string | undefined {
-  if (argv[0] !== "node" || argv[1] === undefined) return undefined;
-  return argv[1].replace(/^\/app\//, "");
+  const script = argv.slice(1).find((a) => !a.startsWith("--"));
+  if (argv[0] !== "node" || script === undefined) return undefined;
+  return script.replace(/^\/app\//, "");
 }
-/** A packages/<p>/dist/<f>.js the build produces: its source exists and tsc -b builds <p>. */
+/**
+ * A packages/<p>/dist/<f>.js, or the bundle dist/bundled/<f>.mjs of scripts/bundle.mjs, that the
+ * build produces: its source exists, tsc -b builds <p> (and the bundle script, <p>'s entry).
+ */
 function built(js: string): boolean {
-  const m = /^packages\/([a-z-]+)\/dist\/(.+)\.js$/.exec(js);
+  const m =
+    /^packages\/([a-z-]+)\/dist\/(.+)\.js$/.exec(js) ??
+    /^packages\/([a-z-]+)\/dist\/bundled\/([a-z-]+)\.mjs$/.exec(js);
   if (!m) return false;
+  if (js.endsWith(".mjs") && !new RegExp(`\\b${m[1]}: \\[[^\\]]*"${m[2]}"`).test(read("scripts/bundle.mjs")))
+    return false;
   const refs = (JSON.parse(read("tsconfig.json")) as { references: { path: string }[] }).references;
   return (
     refs.some((r) => r.path === `packages/${m[1]}`) &&
