@@ -32,14 +32,21 @@ export function daemon(entry: string, env: Record<string, string>, logFile: stri
   return child;
 }
 
-/** A port nobody listens on right now (the daemons bind it a moment later). */
+/** Ports already handed out by this process: the kernel may offer a just-closed port again. */
+const handedOut = new Set<number>();
+
+/** A port nobody listens on right now (the daemons bind it a moment later), never the same twice. */
 export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve, reject) => srv.once("error", reject).listen(0, "127.0.0.1", resolve));
-  const addr = srv.address();
-  await new Promise((r) => srv.close(r));
-  if (addr === null || typeof addr === "string") throw new Error("no port");
-  return addr.port;
+  for (;;) {
+    const srv = createServer();
+    await new Promise<void>((resolve, reject) => srv.once("error", reject).listen(0, "127.0.0.1", resolve));
+    const addr = srv.address();
+    await new Promise((r) => srv.close(r));
+    if (addr === null || typeof addr === "string") throw new Error("no port");
+    if (handedOut.has(addr.port)) continue;
+    handedOut.add(addr.port);
+    return addr.port;
+  }
 }
 
 /**
