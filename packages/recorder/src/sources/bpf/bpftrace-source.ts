@@ -20,19 +20,21 @@ export const CORE_LOADER_PATH = fileURLToPath(new URL("secprof-bpf", CORE_OUT));
 export const CORE_OBJECT_PATH = fileURLToPath(new URL("syscalls.bpf.o", CORE_OUT));
 
 /**
- * "libbpf": the CO-RE program (tp_btf probes, no perf event: about half bpftrace's cost per
+ * "libbpf": the CO-RE program (tp_btf probes, no perf event: a fraction of bpftrace's cost per
  * syscall, see bench/README.md). "bpftrace": syscalls.bt / syscalls-counts.bt, or `program`.
- * "auto": libbpf when it is built and no `program` is given, else bpftrace.
+ * "auto": libbpf when it is built, unless a bpftrace `program` or a bpftrace executable other
+ * than the plain "bpftrace" is asked for (both only make sense under bpftrace).
  */
 export type BpfEngine = "auto" | "libbpf" | "bpftrace";
 
 /** The engine "auto" picks for these options. */
 export function resolveEngine(
-  opts: Pick<BpftraceSourceOptions, "engine" | "program">,
+  opts: Pick<BpftraceSourceOptions, "engine" | "program" | "bpftrace">,
 ): "libbpf" | "bpftrace" {
   const engine = opts.engine ?? "auto";
   if (engine !== "auto") return engine;
-  return opts.program === undefined && existsSync(CORE_LOADER_PATH) && existsSync(CORE_OBJECT_PATH)
+  const wantsBpftrace = opts.program !== undefined || (opts.bpftrace ?? "bpftrace") !== "bpftrace";
+  return !wantsBpftrace && existsSync(CORE_LOADER_PATH) && existsSync(CORE_OBJECT_PATH)
     ? "libbpf"
     : "bpftrace";
 }
@@ -376,9 +378,10 @@ export class BpftraceSource {
    */
   async #handshake(deadline: number): Promise<"ok" | { problem: string }> {
     let argv = this.#marker;
-    // syscalls-counts.bt cannot prove sys_enter from the exec probe (see its header); the CO-RE
-    // program can in both modes (it checks the key's presence, not its count).
-    let needProof = this.#engine === "libbpf" || !this.#counts || this.#program !== COUNTS_PROGRAM_PATH;
+    // syscalls-counts.bt cannot prove sys_enter from the exec probe (see its header). The CO-RE
+    // loader prints "ready" only once both probes are attached, so there an exec line is enough
+    // (a proof through the map would also fail once the map is full).
+    let needProof = this.#engine === "bpftrace" && (!this.#counts || this.#program !== COUNTS_PROGRAM_PATH);
     if (this.#exclude !== 0 && this.#exclude === ownMntns()) {
       const unshare = UNSHARE_PATHS.find((p) => existsSync(p));
       if (unshare === undefined) needProof = false;

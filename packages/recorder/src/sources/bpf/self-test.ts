@@ -2,7 +2,7 @@ import { execFile, spawn } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { release } from "node:os";
 import { delimiter, join } from "node:path";
-import { BpftraceSource, type BpftraceSourceOptions, ownMntns } from "./bpftrace-source.js";
+import { BpftraceSource, type BpftraceSourceOptions, ownMntns, resolveEngine } from "./bpftrace-source.js";
 import type { BpfEvent } from "./parse.js";
 
 export type SelfTestResult =
@@ -247,7 +247,12 @@ export async function selfTest(opts: SelfTestOptions = {}): Promise<SelfTestResu
     return { ok: false, problem: `bpftrace ${version} is older than 0.17`, fix: FIX.bpftrace };
   }
 
-  const source = new BpftraceSource({ ...opts.source, bpftrace: pre.bpftrace, intervalMs: 60_000 });
+  // The engine recording would use with these options, not the one the resolved path selects.
+  const engine = resolveEngine({
+    ...opts.source,
+    ...(opts.bpftrace === undefined ? {} : { bpftrace: opts.bpftrace }),
+  });
+  const source = new BpftraceSource({ ...opts.source, engine, bpftrace: pre.bpftrace, intervalMs: 60_000 });
   const events: BpfEvent[] = [];
   source.onEvent((e) => events.push(e));
   const started = await source.start();
