@@ -119,20 +119,20 @@ describe("RuncPodIndex", () => {
     rmSync(path.join(root, "gone"), { recursive: true });
     // Same pid, different start time: the pid was reused by another process.
     writeFileSync(path.join(proc, "202", "stat"), stat(202, 999));
-    await index.rescan();
+    index.rescan();
     expect(ended.map(([p, e]) => `${p.name} ${e}`).sort()).toEqual(["batch Succeeded", "job Deleted"]);
     expect(index.lookup(ID_A)).toMatchObject({ pod: "job", deleted: true });
     expect(index.pod("default", "batch")?.phase).toBe("Succeeded");
 
     // Ends are reported once; a zombie init also counts as exited.
-    await index.rescan();
+    index.rescan();
     expect(ended).toHaveLength(2);
     container("late", 203, 300, `/kubepods/pod${UID}/${"c".repeat(64)}`, ann);
-    await index.rescan();
+    index.rescan();
     expect(added).toEqual(["c".repeat(64)]);
     expect(index.lookup("c".repeat(64))).toMatchObject({ pod: "job", podUid: "late" });
     writeFileSync(path.join(proc, "203", "stat"), stat(203, 300, "Z"));
-    await index.rescan();
+    index.rescan();
     expect(ended.map(([p, e]) => `${p.uid} ${e}`)).toContain("late Succeeded");
   });
 
@@ -147,11 +147,29 @@ describe("RuncPodIndex", () => {
     await index.start();
     expect(index.podFacts("default", "duo")?.containers).toEqual(["web", "sidecar"]);
     rmSync(path.join(root, "one"), { recursive: true });
-    await index.rescan();
+    index.rescan();
     expect(ended).toEqual([]);
     rmSync(path.join(root, "two"), { recursive: true });
-    await index.rescan();
+    index.rescan();
     expect(ended.map(([p, e]) => `${p.uid} ${e} ${p.containers.length}`)).toEqual([`${UID} Deleted 2`]);
+  });
+
+  it("a lookup miss scans at once (rate-limited) and tells listeners afterwards, not inside the lookup", async () => {
+    await index.start();
+    const added: string[] = [];
+    index.subscribe((c) => added.push(...c.added));
+    await new Promise((r) => setTimeout(r, 30));
+    container("fresh", 501, 1, `/kubepods/pod${UID}/${ID_A}`, { "io.kubernetes.pod.name": "fresh" });
+    expect(index.lookup(ID_A)).toMatchObject({ pod: "fresh" });
+    expect(added).toEqual([]);
+    await Promise.resolve();
+    expect(added).toEqual([ID_A]);
+    // An id that missed does not scan again within the gap (another runtime's container).
+    expect(index.lookup(ID_B)).toBeUndefined();
+    const scans = index.stats.scans;
+    container("next", 502, 1, `/kubepods/pod${UID}/${ID_B}`, {});
+    expect(index.lookup(ID_B)).toBeUndefined();
+    expect(index.stats.scans).toBe(scans);
   });
 
   it("reports a state.json that is not JSON or not runc's shape once, and keeps scanning", async () => {
@@ -162,7 +180,7 @@ describe("RuncPodIndex", () => {
     mkdirSync(path.join(root, "creating")); // no state.json yet: skipped silently
     container("ok", 401, 1, `/kubepods/pod${UID}/${ID_A}`, {});
     await index.start();
-    await index.rescan();
+    index.rescan();
     expect(invalid.sort()).toEqual(["odd", "torn"]);
     expect(index.stats).toMatchObject({ invalidStates: 2, containers: 1 });
   });

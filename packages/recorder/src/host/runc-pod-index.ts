@@ -8,7 +8,7 @@ import {
 import { waitForContainer } from "../attribution/wait-for.js";
 import type { KubeContainerRef, KubePodInfo, PodEnd } from "../kube/pod-index.js";
 import type { RecorderPodIndex } from "./recorder-pod-index.js";
-import { initAlive, type RuncContainer, scanRuncRoots } from "./runc-state.js";
+import { initAlive, type RuncContainer, type RuncScan, scanRuncRoots } from "./runc-state.js";
 
 /**
  * Host mode's pod index: the containers under OCI runtime state roots (runc-state.ts) stand in
@@ -29,9 +29,11 @@ import { initAlive, type RuncContainer, scanRuncRoots } from "./runc-state.js";
  * init process exited while the state remains (`Succeeded`: runc does not record the exit code).
  * Ended entries keep answering, flagged `deleted`, for `deletedGraceMs` (late audit records).
  *
- * The roots are rescanned every `pollMs` and on `fs.watch` events of the roots (a new container
- * directory); attribution holds events of a container it does not know yet (its backlog) and
- * replays them when `subscribe` reports the id.
+ * The roots are rescanned every `pollMs`, on `fs.watch` events of the roots (a new container
+ * directory) and of container directories that have no state.json yet, and on a `lookup` miss
+ * (rate-limited): runc writes state.json before the container's process runs (create, then
+ * start), so the container is there when its first audit record is read. What still comes too
+ * early waits in attribution's bounded backlog and is replayed when `subscribe` reports the id.
  */
 
 export interface RuncPodIndexOptions {
@@ -44,6 +46,8 @@ export interface RuncPodIndexOptions {
   pollMs?: number;
   /** Default 10 min. */
   deletedGraceMs?: number;
+  /** Least time between two scans that misses of the same id start. Default 1 s. */
+  lookupScanGapMs?: number;
   onError?: (err: unknown, source: "scan" | "listener") => void;
   /** A state.json that does not parse (reported once per file and reason). */
   onInvalid?: (file: string, error: string) => void;
@@ -93,6 +97,7 @@ export function labelsOf(annotations: Readonly<Record<string, string>>): Record<
 }
 
 const keyOf = (c: RuncContainer) => `${c.root}/${c.id}`;
+const MISSES_REMEMBERED = 4096;
 
 export class RuncPodIndex implements RecorderPodIndex {
   readonly #opts: RuncPodIndexOptions;
@@ -101,13 +106,15 @@ export class RuncPodIndex implements RecorderPodIndex {
   readonly #byId = new Map<string, { uid: string; ref: KubeContainerRef }>();
   readonly #listeners = new Set<(change: PodIndexChange) => void>();
   readonly #endListeners = new Set<(pod: KubePodInfo, end: PodEnd) => void>();
-  readonly #watchers: FSWatcher[] = [];
+  /** Watched roots and container directories still waiting for their state.json. */
+  readonly #watchers = new Map<string, FSWatcher>();
   readonly #invalidReported = new Set<string>();
   readonly #unattributable = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #synced = false;
-  #scanning: Promise<void> | undefined;
-  #again = false;
+  #started = false;
+  /** Ids a lookup missed → when (insertion order = age, bounded). */
+  readonly #missed = new Map<string, number>();
   #invalidStates = 0;
   #missingRoots = 0;
   #scans = 0;
@@ -119,24 +126,18 @@ export class RuncPodIndex implements RecorderPodIndex {
 
   /** First scan, then watch the roots and poll. A missing root is not an error (no runtime used it yet). */
   async start(): Promise<void> {
-    await this.rescan();
+    this.#started = true;
+    this.rescan();
     this.#synced = true;
-    for (const root of this.#opts.roots)
-      try {
-        const w = watch(root, () => void this.rescan());
-        w.on("error", (err) => this.#opts.onError?.(err, "scan"));
-        this.#watchers.push(w);
-      } catch {
-        // Missing now: polling notices when it appears.
-      }
-    this.#timer = setInterval(() => void this.rescan(), this.#opts.pollMs ?? 1000);
+    this.#timer = setInterval(() => this.rescan(), this.#opts.pollMs ?? 1000);
     this.#timer.unref();
   }
 
   async stop(): Promise<void> {
-    for (const w of this.#watchers) w.close();
+    this.#started = false;
+    for (const w of this.#watchers.values()) w.close();
+    this.#watchers.clear();
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    await this.#scanning;
     for (const rec of this.#byUid.values()) if (rec.expiry !== undefined) clearTimeout(rec.expiry);
   }
 
@@ -159,7 +160,24 @@ export class RuncPodIndex implements RecorderPodIndex {
     };
   }
 
+  /**
+   * On a miss, scans the roots at once: runc writes a container's state.json before its process
+   * runs, so the container that just made the event is usually there, and its events need not
+   * wait in attribution's bounded backlog (a process start is a burst of records read in one go).
+   * The same id misses again only after `lookupScanGapMs` (containers of runtimes whose root is
+   * not configured miss forever), so scans are bounded by the distinct unknown ids per interval.
+   * Listeners hear about what the scan found in a microtask, not inside the caller's lookup.
+   */
   lookup(containerId: string): KubeContainerRef | undefined {
+    const hit = this.#byId.get(containerId);
+    if (hit !== undefined || !this.#started) return hit?.ref;
+    const now = Date.now();
+    const last = this.#missed.get(containerId);
+    if (last !== undefined && now - last < (this.#opts.lookupScanGapMs ?? 1000)) return undefined;
+    this.#missed.delete(containerId);
+    this.#missed.set(containerId, now);
+    if (this.#missed.size > MISSES_REMEMBERED) this.#missed.delete(this.#missed.keys().next().value ?? "");
+    this.#scanNow(true);
     return this.#byId.get(containerId)?.ref;
   }
 
@@ -196,40 +214,42 @@ export class RuncPodIndex implements RecorderPodIndex {
     return waitForContainer(this, containerId, opts);
   }
 
-  /** Scans the roots now (coalesced with a scan in flight); resolves when the index is up to date. */
-  rescan(): Promise<void> {
-    if (this.#scanning !== undefined) {
-      this.#again = true;
-      return this.#scanning;
-    }
-    this.#scanning = (async () => {
-      do {
-        this.#again = false;
-        await this.#scan().catch((err: unknown) => {
-          this.#scanFailures += 1;
-          this.#opts.onError?.(err, "scan");
-        });
-      } while (this.#again);
-    })().finally(() => {
-      this.#scanning = undefined;
-    });
-    return this.#scanning;
+  /** Scans the roots now. */
+  rescan(): void {
+    this.#scanNow(false);
   }
 
-  async #scan(): Promise<void> {
+  /** One scan; its notifications run now, or (from a lookup) in a microtask. */
+  #scanNow(deferred: boolean): void {
+    const notes: (() => void)[] = [];
+    try {
+      this.#scan(notes);
+    } catch (err) {
+      this.#scanFailures += 1;
+      this.#opts.onError?.(err, "scan");
+    }
+    const run = () => {
+      for (const n of notes) n();
+    };
+    if (deferred) queueMicrotask(run);
+    else run();
+  }
+
+  #scan(notes: (() => void)[]): void {
     this.#scans += 1;
-    const scan = await scanRuncRoots(this.#opts.roots);
+    const scan = scanRuncRoots(this.#opts.roots);
+    this.#watch(scan);
     this.#missingRoots = scan.missingRoots.length;
     this.#invalidStates = scan.invalid.length;
     for (const i of scan.invalid) {
       const id = `${i.file}|${i.error}`;
       if (this.#invalidReported.has(id)) continue;
       this.#invalidReported.add(id);
-      this.#opts.onInvalid?.(i.file, i.error);
+      notes.push(() => this.#opts.onInvalid?.(i.file, i.error));
     }
     const procRoot = this.#opts.procRoot ?? "/proc";
     const live = new Map<string, RuncContainer>();
-    for (const c of scan.containers) if (await initAlive(procRoot, c)) live.set(keyOf(c), c);
+    for (const c of scan.containers) if (initAlive(procRoot, c)) live.set(keyOf(c), c);
     const present = new Set(scan.containers.map(keyOf));
     const added: string[] = [];
     // Ends first: a pod name reused by a new container must not be taken for the old one.
@@ -238,7 +258,11 @@ export class RuncPodIndex implements RecorderPodIndex {
       for (const [k, e] of rec.containers)
         if (!e.ended && live.get(k)?.pidStart !== e.container.pidStart) e.ended = true;
       if ([...rec.containers.values()].every((e) => e.ended))
-        this.#end(rec, [...rec.containers.keys()].some((k) => present.has(k)) ? "Succeeded" : "Deleted");
+        this.#end(
+          rec,
+          [...rec.containers.keys()].some((k) => present.has(k)) ? "Succeeded" : "Deleted",
+          notes,
+        );
     }
     for (const [k, c] of live) {
       if (c.cgroupId === undefined) {
@@ -246,11 +270,39 @@ export class RuncPodIndex implements RecorderPodIndex {
         continue;
       }
       if (this.#known(k, c)) continue;
-      this.#add(k, c, c.cgroupId);
+      this.#add(k, c, c.cgroupId, notes);
       added.push(c.cgroupId);
     }
     for (const k of this.#unattributable) if (!live.has(k)) this.#unattributable.delete(k);
-    this.#emit({ added, removed: [] });
+    notes.push(() => this.#emit({ added, removed: [] }));
+  }
+
+  /** Watches the existing roots and the container directories without state; drops stale watches. */
+  #watch(scan: RuncScan): void {
+    if (!this.#started) return;
+    const want = new Set([
+      ...this.#opts.roots.filter((r) => !scan.missingRoots.includes(r)),
+      ...scan.pending,
+    ]);
+    for (const [p, w] of this.#watchers)
+      if (!want.has(p)) {
+        w.close();
+        this.#watchers.delete(p);
+      }
+    for (const p of want) {
+      if (this.#watchers.has(p)) continue;
+      try {
+        const w = watch(p, () => this.rescan());
+        w.on("error", () => {
+          // The directory went away (container removed): the next scan drops the watch.
+          w.close();
+          this.#watchers.delete(p);
+        });
+        this.#watchers.set(p, w);
+      } catch {
+        // Gone already: polling covers it.
+      }
+    }
   }
 
   #known(k: string, c: RuncContainer): boolean {
@@ -260,7 +312,7 @@ export class RuncPodIndex implements RecorderPodIndex {
     return e !== undefined && !e.ended && e.container.pidStart === c.pidStart;
   }
 
-  #add(k: string, c: RuncContainer, cgroupId: string): void {
+  #add(k: string, c: RuncContainer, cgroupId: string, notes: (() => void)[]): void {
     const a = c.annotations;
     const namespace = a[ANNOTATION.namespace] || "default";
     const name = a[ANNOTATION.pod] || c.id;
@@ -270,7 +322,8 @@ export class RuncPodIndex implements RecorderPodIndex {
     if (rec?.ended === true) {
       // The same pod uid again after it ended (a runtime restarting it): a new pod life.
       if (rec.expiry !== undefined) clearTimeout(rec.expiry);
-      this.#forget(uid, rec);
+      const removed = this.#forget(uid, rec);
+      notes.push(() => this.#emit({ added: [], removed }));
       rec = undefined;
     }
     if (rec === undefined) {
@@ -313,7 +366,7 @@ export class RuncPodIndex implements RecorderPodIndex {
     });
   }
 
-  #end(rec: PodRecord, end: PodEnd): void {
+  #end(rec: PodRecord, end: PodEnd, notes: (() => void)[]): void {
     rec.ended = true;
     const phase = end === "Deleted" ? rec.info.phase : "Succeeded";
     rec.info = { ...rec.info, phase, deleted: end === "Deleted" };
@@ -323,18 +376,25 @@ export class RuncPodIndex implements RecorderPodIndex {
         this.#byId.set(e.cgroupId, { ...cur, ref: { ...cur.ref, deleted: true, phase } });
     }
     const uid = rec.info.uid;
-    rec.expiry = setTimeout(() => this.#forget(uid, rec), this.#opts.deletedGraceMs ?? 10 * 60_000);
+    rec.expiry = setTimeout(
+      () => this.#emit({ added: [], removed: this.#forget(uid, rec) }),
+      this.#opts.deletedGraceMs ?? 10 * 60_000,
+    );
     rec.expiry.unref();
-    for (const l of [...this.#endListeners])
-      try {
-        l(rec.info, end);
-      } catch (err) {
-        this.#opts.onError?.(err, "listener");
-      }
+    const info = rec.info;
+    notes.push(() => {
+      for (const l of [...this.#endListeners])
+        try {
+          l(info, end);
+        } catch (err) {
+          this.#opts.onError?.(err, "listener");
+        }
+    });
   }
 
-  #forget(uid: string, rec: PodRecord): void {
-    if (this.#byUid.get(uid) !== rec) return;
+  /** Drops an ended pod; returns the ids `lookup` no longer answers. */
+  #forget(uid: string, rec: PodRecord): string[] {
+    if (this.#byUid.get(uid) !== rec) return [];
     this.#byUid.delete(uid);
     const nameKey = `${rec.info.namespace}/${rec.info.name}`;
     if (this.#byName.get(nameKey) === uid) this.#byName.delete(nameKey);
@@ -344,7 +404,7 @@ export class RuncPodIndex implements RecorderPodIndex {
         this.#byId.delete(e.cgroupId);
         removed.push(e.cgroupId);
       }
-    this.#emit({ added: [], removed });
+    return removed;
   }
 
   #emit(change: PodIndexChange): void {

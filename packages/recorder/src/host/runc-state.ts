@@ -1,4 +1,4 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { classifyCgroupPath, parseStatStartTime } from "@secprof/core";
 import { z } from "zod";
@@ -32,6 +32,8 @@ export interface RuncScan {
   containers: RuncContainer[];
   /** Roots that do not exist (yet): no runtime has used them. */
   missingRoots: string[];
+  /** Container directories without a state.json yet (runc is creating them). */
+  pending: string[];
   /** State files that failed to parse, with the reason. */
   invalid: { file: string; error: string }[];
 }
@@ -57,13 +59,17 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
 
-/** Reads every container's state under `roots`; a state directory being created or removed is skipped. */
-export async function scanRuncRoots(roots: readonly string[]): Promise<RuncScan> {
-  const out: RuncScan = { containers: [], missingRoots: [], invalid: [] };
+/**
+ * Reads every container's state under `roots`; a state directory being created or removed is
+ * skipped. Synchronous on purpose: a few small files per container, and the pod index runs it
+ * from a lookup miss, which must answer at once (see RuncPodIndex).
+ */
+export function scanRuncRoots(roots: readonly string[]): RuncScan {
+  const out: RuncScan = { containers: [], missingRoots: [], pending: [], invalid: [] };
   for (const root of roots) {
     let ids: string[];
     try {
-      ids = await readdir(root);
+      ids = readdirSync(root);
     } catch (err) {
       if (errno(err) !== "ENOENT") throw err;
       out.missingRoots.push(root);
@@ -73,10 +79,11 @@ export async function scanRuncRoots(roots: readonly string[]): Promise<RuncScan>
       const file = path.join(root, id, "state.json");
       let text: string;
       try {
-        text = await readFile(file, "utf8");
+        text = readFileSync(file, "utf8");
       } catch (err) {
         const code = errno(err);
-        if (code === "ENOENT" || code === "ENOTDIR") continue; // not a container (yet, any more)
+        if (code === "ENOENT") out.pending.push(path.join(root, id)); // being created (or removed)
+        if (code === "ENOENT" || code === "ENOTDIR") continue;
         out.invalid.push({ file, error: String(err) });
         continue;
       }
@@ -126,13 +133,10 @@ export function parseRuncState(root: string, text: string): RuncContainer | { er
 }
 
 /** Whether the container's init process still runs (same pid and start time, not a zombie). */
-export async function initAlive(
-  procRoot: string,
-  c: Pick<RuncContainer, "pid" | "pidStart">,
-): Promise<boolean> {
+export function initAlive(procRoot: string, c: Pick<RuncContainer, "pid" | "pidStart">): boolean {
   let stat: string;
   try {
-    stat = await readFile(path.join(procRoot, String(c.pid), "stat"), "utf8");
+    stat = readFileSync(path.join(procRoot, String(c.pid), "stat"), "utf8");
   } catch {
     return false;
   }
