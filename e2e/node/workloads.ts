@@ -4,6 +4,12 @@
  * exit 0 and a last line `CHECK-OK` when everything it did worked. The same script is recorded
  * under the trace profile and later run under the installed profile.
  */
+/**
+ * The container stays up a moment after its work, as a pod does until the kubelet notices its end:
+ * a container gone within milliseconds of its last syscall can leave its eBPF namespace unattributed.
+ */
+const LINGER = "sleep 2";
+
 export interface Workload {
   /** Pod label `app`, recording and pod name stem. */
   app: string;
@@ -41,7 +47,8 @@ ${waitForLog("/tmp/http.log", "Serving HTTP")}
 for n in 1 2 3 4 5; do curl -sf -o /tmp/got http://127.0.0.1:${port}/index.html; grep -qx secprof-http-ok /tmp/got; done
 test "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${port}/missing)" = 404
 kill $srv; wait $srv || true
-echo CHECK-OK`,
+echo CHECK-OK
+${LINGER}`,
 };
 
 export const REDIS: Workload = {
@@ -58,7 +65,8 @@ test "$(redis-cli -p ${port} GET secprof-key)" = value-1
 test "$(redis-cli -p ${port} INCRBY secprof-n 41)" = 41
 redis-cli -p ${port} SHUTDOWN NOSAVE >/dev/null 2>&1 || true
 wait $srv || true
-echo CHECK-OK`,
+echo CHECK-OK
+${LINGER}`,
 };
 
 /** Dozens of millisecond-long processes: recorded by eBPF, which aggregates per mount namespace in the kernel. */
@@ -79,7 +87,8 @@ test "$(cat sum.txt)" = 22140
 test "$(cat count.txt)" = 40
 test "$(cat files.txt)" = 3
 test "$(head -n 1 top.txt)" = "item-40 1600"
-echo CHECK-OK`,
+echo CHECK-OK
+${LINGER}`,
 };
 
 export const WORKLOADS = [HTTP, REDIS, BATCH] as const;
