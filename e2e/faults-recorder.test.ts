@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { missing } from "@secprof/testkit";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+// From the sources: the deploy tree is not part of @secprof/core's index.
+import { heapLimitMiB, MEMORY_LIMIT_MIB } from "../packages/core/src/rbac/manifests.js";
 import { type Pod, SimCluster } from "./node/cluster.js";
 import { type DaemonProcess, mergerProcess, recorderProcess } from "./node/daemons.js";
 import {
@@ -29,16 +31,12 @@ const TOKEN = randomBytes(24).toString("hex");
 const INCOMPLETE = "secprof.x-k8s.io/incomplete";
 /**
  * The flood: lines, processes, and the recorder's peak RSS budget (VmHWM, MiB): the memory limit
- * of the recorder container in deploy/base/recorder.yaml.
+ * of its container in the manifests, under which it runs with their V8 heap limit.
  */
 const FLOOD_LINES = 250_000;
 const FLOOD_PIDS = 3000;
-const FLOOD_RSS_BUDGET_MIB = 256;
-/**
- * The V8 heap cap the recorder must run with under that limit: its live data is bounded (backlog,
- * caches), but without a cap V8 collects lazily and this flood takes it to ~270 MiB RSS.
- */
-const RECORDER_HEAP_CAP = "--max-old-space-size=128";
+const FLOOD_RSS_BUDGET_MIB = MEMORY_LIMIT_MIB.recorder;
+const RECORDER_HEAP_CAP = `--max-old-space-size=${heapLimitMiB(MEMORY_LIMIT_MIB.recorder)}`;
 
 describe.skipIf(skip)(`recorder faults (${skip ?? "recorder + merger processes, Redis, fake API"})`, () => {
   const dir = mkdtempSync(path.join(tmpdir(), "secprof-faults-"));
