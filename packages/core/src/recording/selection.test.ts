@@ -33,6 +33,12 @@ describe("ProfileRecording selection", () => {
   it("rejects SELinux with the Bpf recorder with a reason", () => {
     expect(select(rec({ kind: "SelinuxProfile" }), pod)).toMatchObject({ reason: "invalid_recording" });
   });
+  it("rejects AppArmor with the Logs recorder with a reason (SPO: Bpf only)", () => {
+    expect(select(rec({ kind: "AppArmorProfile", recorder: "Logs" }), pod)).toMatchObject({
+      reason: "invalid_recording",
+    });
+    expect(select(rec({ kind: "AppArmorProfile", recorder: "Bpf" }), pod)).toMatchObject({ selected: true });
+  });
   it("accepts v1alpha1's lowercase enums unchanged", () => {
     const r = rec({ recorder: "bpf", mergeStrategy: "containers" });
     expect(r.spec.recorder).toBe("Bpf");

@@ -35,5 +35,9 @@ export type ProfileRecording = z.infer<typeof ProfileRecording>;
 export function invalidCombination(spec: z.infer<typeof ProfileRecordingSpec>): string | undefined {
   if (spec.kind === "SelinuxProfile" && spec.recorder !== "Logs")
     return "SelinuxProfile can only be recorded with the Logs recorder (AVCs come from the audit log)";
+  // SPO: "AppArmorProfile with Bpf only" (Warning event AppArmorNotSupported); the node recorder
+  // reads no AppArmor audit records (a Logs recording would silently produce an empty profile).
+  if (spec.kind === "AppArmorProfile" && spec.recorder !== "Bpf")
+    return "AppArmorProfile can only be recorded with the Bpf recorder in the cluster (facts come from eBPF)";
   return undefined;
 }
