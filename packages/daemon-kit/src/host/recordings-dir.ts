@@ -8,6 +8,7 @@ import {
   type ProfileRecordingProblem,
   recordingProblem,
 } from "../kube/recordings.js";
+import { RecordingListeners, sortedRecordings } from "../recording-changes.js";
 import type { RecordingView } from "./recording-view.js";
 
 /**
@@ -64,7 +65,7 @@ export class DirRecordingWatcher implements RecordingView {
   #invalid: InvalidRecordingFile[] = [];
   /** What `onInvalid` was last told, so a rescan does not repeat it. */
   #reported = new Set<string>();
-  readonly #listeners = new Set<(c: ProfileRecordingChange) => void>();
+  readonly #listeners = new RecordingListeners((err) => this.#opts.onError?.(err, "listener"));
   #synced = false;
   #scans = 0;
   #scanFailures = 0;
@@ -106,10 +107,7 @@ export class DirRecordingWatcher implements RecordingView {
 
   /** Valid recordings, sorted by namespace/name. */
   list(namespace?: string): ProfileRecording[] {
-    return [...this.#valid.entries()]
-      .filter(([, r]) => namespace === undefined || r.metadata.namespace === namespace)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, r]) => r);
+    return sortedRecordings(this.#valid, namespace);
   }
 
   get(namespace: string, name: string): ProfileRecording | undefined {
@@ -130,10 +128,7 @@ export class DirRecordingWatcher implements RecordingView {
   }
 
   subscribe(listener: (c: ProfileRecordingChange) => void): () => void {
-    this.#listeners.add(listener);
-    return () => {
-      this.#listeners.delete(listener);
-    };
+    return this.#listeners.add(listener);
   }
 
   /** Reads the directory again now; resolves when the view is up to date. */
@@ -228,21 +223,13 @@ export class DirRecordingWatcher implements RecordingView {
       if (!this.#reported.has(id)) this.#opts.onInvalid?.(i);
     }
     this.#reported = reported;
-    for (const [k, was] of before) if (!valid.has(k)) this.#notify({ type: "delete", recording: was });
+    for (const [k, was] of before)
+      if (!valid.has(k)) this.#listeners.notify({ type: "delete", recording: was });
     for (const [k, rec] of valid) {
       const was = before.get(k);
       if (was === undefined || JSON.stringify(was) !== JSON.stringify(rec))
-        this.#notify({ type: "upsert", recording: rec });
+        this.#listeners.notify({ type: "upsert", recording: rec });
     }
-  }
-
-  #notify(change: ProfileRecordingChange): void {
-    for (const l of [...this.#listeners])
-      try {
-        l(change);
-      } catch (err) {
-        this.#opts.onError?.(err, "listener");
-      }
   }
 }
 

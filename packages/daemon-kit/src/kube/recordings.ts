@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { API_GROUP, DNS_LABEL, invalidCombination, ProfileRecording } from "@secprof/core";
 import { z } from "zod";
+import { RecordingListeners, sortedRecordings } from "../recording-changes.js";
 import { apiFailure, ResilientInformer, type RetryOptions } from "./informer.js";
 
 /**
@@ -122,7 +123,7 @@ export class RecordingWatcher {
   /** uid → generation already reported (or being reported) by this process. */
   readonly #handled = new Map<string, number>();
   readonly #chains = new Map<string, Promise<void>>();
-  readonly #listeners = new Set<(c: ProfileRecordingChange) => void>();
+  readonly #listeners = new RecordingListeners((err) => this.#opts.onError?.(err, "listener"));
   #unnamed = 0;
   #conditionsWritten = 0;
   #eventsEmitted = 0;
@@ -166,10 +167,7 @@ export class RecordingWatcher {
 
   /** Valid recordings (including ones being deleted: the merger acts on those), sorted by ns/name. */
   list(namespace?: string): ProfileRecording[] {
-    return [...this.#valid.entries()]
-      .filter(([, r]) => namespace === undefined || r.metadata.namespace === namespace)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, r]) => r);
+    return sortedRecordings(this.#valid, namespace);
   }
 
   get(namespace: string, name: string): ProfileRecording | undefined {
@@ -194,10 +192,7 @@ export class RecordingWatcher {
 
   /** Valid recordings added/changed/removed (a recording turning invalid is a delete). */
   subscribe(listener: (c: ProfileRecordingChange) => void): () => void {
-    this.#listeners.add(listener);
-    return () => {
-      this.#listeners.delete(listener);
-    };
+    return this.#listeners.add(listener);
   }
 
   /** Resolves when every status write / event in flight has finished. */
@@ -232,7 +227,7 @@ export class RecordingWatcher {
     }
     this.#invalid.delete(k);
     this.#valid.set(k, rec);
-    this.#notify({ type: "upsert", recording: rec });
+    this.#listeners.notify({ type: "upsert", recording: rec });
     // Valid again after having been reported invalid: say so on the object.
     const ready = rawObj?.status?.conditions?.find((c) => c.type === "Ready");
     if (rawObj !== undefined && ready?.reason === INVALID_RECORDING_REASON)
@@ -252,7 +247,7 @@ export class RecordingWatcher {
     this.#valid.delete(k);
     this.#invalid.delete(k);
     if (meta.data.metadata.uid !== undefined) this.#handled.delete(meta.data.metadata.uid);
-    if (was !== undefined) this.#notify({ type: "delete", recording: was });
+    if (was !== undefined) this.#listeners.notify({ type: "delete", recording: was });
   }
 
   #markInvalid(
@@ -273,16 +268,7 @@ export class RecordingWatcher {
     this.#observed.add(`${k}|${entry.uid ?? ""}|${entry.generation ?? ""}|${problem}`);
     const was = this.#valid.get(k);
     this.#valid.delete(k);
-    if (was !== undefined) this.#notify({ type: "delete", recording: was });
-  }
-
-  #notify(change: ProfileRecordingChange): void {
-    for (const l of [...this.#listeners])
-      try {
-        l(change);
-      } catch (err) {
-        this.#opts.onError?.(err, "listener");
-      }
+    if (was !== undefined) this.#listeners.notify({ type: "delete", recording: was });
   }
 
   // --- status condition + event -----------------------------------------------------------------
