@@ -48,3 +48,77 @@ describe("Finalizer.finalizing", () => {
     expect(names(store, t.profileName)).toEqual(["openat", "read", "write"]);
   });
 });
+
+describe("Finalizer, SELinux and AppArmor recordings", () => {
+  const aaRecording = {
+    ...recording,
+    spec: { kind: "AppArmorProfile", recorder: "Bpf", podSelector: {}, mergeStrategy: "Containers" },
+  } as ProfileRecording;
+
+  it("writes AppArmorProfile partials per replica and merges them per container on deletion", async () => {
+    const store = new Store();
+    const base = new MemoryProfileState();
+    let live: ProfileRecording | undefined = aaRecording;
+    const f = new Finalizer({ state: base, store, recording: () => live });
+    const state = f.finalizing(base);
+    const facts = (readPaths: string[]) => ({
+      executables: ["/usr/bin/python3.11"],
+      libraries: ["/opt/app/native.so"],
+      readPaths,
+      writePaths: [],
+      capabilities: [],
+      network: ["tcp" as const],
+    });
+    for (const [replica, path] of [
+      ["aaaaa", "/srv/a"],
+      ["bbbbb", "/srv/b"],
+    ] as const) {
+      const t = contractTarget("web", {
+        kind: "AppArmorProfile",
+        replica,
+        profileName: `rec-web-${replica}`,
+      });
+      await state.apply(contractObservation(t, { apparmor: facts([path]) }, { ended: true }));
+    }
+    expect([...store.objects.keys()].sort()).toEqual(["rec-web-aaaaa", "rec-web-bbbbb"]);
+    const partial = store.objects.get("rec-web-aaaaa");
+    expect(partial?.kind).toBe("AppArmorProfile");
+    expect(partial?.metadata.labels?.["spo.x-k8s.io/partial"]).toBe("true");
+
+    live = undefined;
+    const merged = await f.mergeRecording("shop", "rec");
+    expect(merged.map((p) => [p.kind, p.metadata.name])).toEqual([["AppArmorProfile", "rec-web"]]);
+    expect([...store.objects.keys()]).toEqual(["rec-web"]);
+    const m = store.objects.get("rec-web");
+    if (m?.kind !== "AppArmorProfile") throw new Error("not an AppArmorProfile");
+    expect(m.spec.abstract.filesystem?.readOnlyPaths).toEqual(["/srv/a", "/srv/b"]);
+    expect(m.spec.abstract.executable?.allowedLibraries).toEqual(["/opt/app/native.so"]);
+    expect(await base.list("shop/rec")).toEqual([]);
+  });
+
+  it("reports an SELinux allow map on SPO's deny lists and writes nothing for it", async () => {
+    const store = new Store();
+    const base = new MemoryProfileState();
+    const reasons: string[] = [];
+    const f = new Finalizer({
+      state: base,
+      store,
+      recording: () =>
+        ({ ...recording, spec: { ...recording.spec, kind: "SelinuxProfile" } }) as ProfileRecording,
+      onUnbuildable: (_t, reason) => reasons.push(reason),
+    });
+    const t = contractTarget("web", { kind: "SelinuxProfile" });
+    const avc = { scontextType: "selinuxrecording.process", tclass: "file", perms: ["read"] };
+    await f
+      .finalizing(base)
+      .apply(contractObservation(t, { avc: [{ ...avc, tcontextType: "shadow_t" }] }, { ended: true }));
+    expect(store.objects.size).toBe(0);
+    expect(reasons.join()).toMatch(/shadow_t is on the deny list/);
+    // A state without the denied type is written.
+    await base.remove("shop/rec", t.profileName);
+    await base.apply(contractObservation(t, { avc: [{ ...avc, tcontextType: "etc_t" }] }));
+    const p = await f.target(t);
+    expect(p?.kind).toBe("SelinuxProfile");
+    expect(store.objects.get(t.profileName)?.kind).toBe("SelinuxProfile");
+  });
+});
