@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { missing } from "@secprof/testkit";
@@ -67,6 +67,7 @@ describe.skipIf(skip)(
       await merger?.stop();
       await proxy?.close();
       await cluster?.close();
+      rmSync(dir, { recursive: true, force: true });
       proc.cleanup();
     });
 
@@ -91,7 +92,8 @@ describe.skipIf(skip)(
           pid,
         });
       }
-      pods.forEach(({ pid }, i) => audit.append((streams[i] ?? []).map((s) => audit.seccomp(pid, s))));
+      for (const [i, { pid }] of pods.entries())
+        audit.append((streams[i] ?? []).map((s) => audit.seccomp(pid, s)));
       await checkpointAtEnd(path.join(dir, `${NODE}.checkpoint.json`), audit.file);
       for (const { pod } of pods) await cluster.setPhase(pod, "Succeeded");
       await until("all partials", async () =>

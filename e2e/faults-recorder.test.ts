@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { missing } from "@secprof/testkit";
@@ -58,6 +58,7 @@ describe.skipIf(skip)(`recorder faults (${skip ?? "recorder + merger processes, 
     await Promise.all(recorders.map((r) => r.stop()));
     await merger?.stop();
     await cluster?.close();
+    rmSync(dir, { recursive: true, force: true });
     proc.cleanup();
   }, 30_000);
 

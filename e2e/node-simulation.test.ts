@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { TRACE_SECCOMP_PROFILE } from "@secprof/core";
@@ -96,6 +96,7 @@ describe.skipIf(skip)(
     afterAll(async () => {
       await Promise.all(daemons.map((d) => d.stop()));
       await cluster?.close();
+      rmSync(dir, { recursive: true, force: true });
     }, 30_000);
 
     const diagnostics = async () =>
