@@ -252,6 +252,7 @@ if (bpfMode && cfg.SECPROF_BPF_APPARMOR !== "off") {
     resolver,
     tracker,
     deliver: (pod, facts, lost) => core.onBpfAppArmor(pod, facts, lost),
+    wants: (pod) => core.wantsBpfAppArmor(pod),
     onWarning: (message) => log.warn({ source: "apparmor" }, message),
     create: (restarted) =>
       new AppArmorBpfSource({

@@ -138,6 +138,31 @@ describe("BpfAppArmorAttributor", () => {
   });
 });
 
+describe("BpfAppArmorAttributor.wants", () => {
+  it("copies out only the facts of containers a recording wants", () => {
+    const src = new FakeSource();
+    const byInode = new Map([
+      [4026532010, ref("wanted")],
+      [4026532011, ref("other")],
+    ]);
+    const got: string[] = [];
+    const a = new BpfAppArmorAttributor(src, {
+      resolver: fakeResolver(byInode, new Set()),
+      tracker: { onExec: () => false },
+      deliver: (pod) => got.push(pod.pod),
+      wants: (pod) => pod.pod === "wanted",
+    });
+    src.listeners.add(a.onExec);
+    src.exec({ pid: 30, mntns: 4026532010, nsId: 20 });
+    src.exec({ pid: 31, mntns: 4026532011, nsId: 21 });
+    src.set(20, ["/a"]);
+    src.set(21, ["/b"]);
+    a.collect();
+    expect(got).toEqual(["wanted"]);
+    expect(src.forgotten.size).toBe(0);
+  });
+});
+
 describe("NodeAppArmorRecorder", () => {
   it("replaces a source whose kernel map is full, keeping the namespaces' pods", async () => {
     const made: FakeSource[] = [];

@@ -31,6 +31,12 @@ export interface BpfAppArmorOptions {
    * batcher sends only what is new, so handing over everything again is cheap and idempotent).
    */
   deliver: (pod: PodContainerRef, facts: AppArmorFactsInput, newlyLost: number) => void;
+  /**
+   * Whether any recording wants the container's facts now (default: all). Others are not copied
+   * out of the table on each collect; they stay there (bounded per namespace) in case a recording
+   * selects the container later, and are freed when its pod ends.
+   */
+  wants?: (pod: PodContainerRef) => boolean;
 }
 
 /**
@@ -89,7 +95,7 @@ export class BpfAppArmorAttributor {
   collect(): void {
     for (const nsId of this.#source.namespaces()) {
       const pod = this.#podOf(nsId);
-      if (pod === undefined) continue;
+      if (pod === undefined || this.#o.wants?.(pod) === false) continue;
       const l = this.#source.loss(nsId);
       const lost = l.truncated + l.droppedNamespaceEvents;
       const before = this.#lost.get(nsId) ?? 0;

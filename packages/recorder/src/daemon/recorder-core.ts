@@ -72,6 +72,11 @@ export class RecorderCore {
    * batcher sends only the new ones. `newlyLost`: facts the source could not keep since the last
    * call, counted as the target's truncation (its profile is marked incomplete).
    */
+  /** Whether a Bpf recording of kind AppArmorProfile selects the container (not counted as a fact lookup). */
+  wantsBpfAppArmor(pod: PodContainerRef): boolean {
+    return this.targets(pod, "Bpf", false).some((t) => t.kind === "AppArmorProfile");
+  }
+
   onBpfAppArmor(pod: PodContainerRef, facts: AppArmorFactsInput, newlyLost = 0): void {
     for (const t of this.targets(pod, "Bpf")) {
       if (t.kind !== "AppArmorProfile") continue;
@@ -158,10 +163,10 @@ export class RecorderCore {
     return sent;
   }
 
-  private targets(pod: PodContainerRef, recorder: RecorderKind): Target[] {
+  private targets(pod: PodContainerRef, recorder: RecorderKind, count = true): Target[] {
     const facts = this.cluster.podFacts(pod.namespace, pod.pod);
     if (facts === undefined) {
-      this.counters.noPodFacts++;
+      if (count) this.counters.noPodFacts++;
       return [];
     }
     const c: ContainerFacts = {
@@ -175,7 +180,7 @@ export class RecorderCore {
     const gen = this.cluster.generateName(pod.namespace, pod.pod);
     if (gen !== undefined) c.generateName = gen;
     const targets = targetsFor(c, this.cluster.recordings(pod.namespace), recorder, this.node);
-    if (targets.length === 0) this.counters.unselected++;
+    if (targets.length === 0 && count) this.counters.unselected++;
     return targets;
   }
 
