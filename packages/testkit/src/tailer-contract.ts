@@ -11,6 +11,7 @@ import type { FileHandle } from "node:fs/promises";
 import { copyFile, mkdtemp, open, rename, rm, truncate, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 export interface TailerUnderTest<C = unknown> {
@@ -109,6 +110,69 @@ async function shiftRotated(log: string, keep: number): Promise<void> {
   await rename(log, `${log}.1`);
 }
 
+/**
+ * A writer that outruns the reader: from its own thread (the reader's slow line handler blocks the test's
+ * event loop), `rounds` times: append `perRound` lines, rotate (auditd's rename with `shiftRotated`'s
+ * numbering, or logrotate's copytruncate: copy to .1, truncate in place, keep writing through the same
+ * O_APPEND descriptor), pause 2 ms; then `perRound` more lines. No rotated file is deleted: every line stays
+ * readable somewhere, so a tailer that loses one loses it by itself. Posts the last line number.
+ */
+const LAGGING_WRITER = `
+const { workerData, parentPort } = require("node:worker_threads");
+const fs = require("node:fs");
+const { log, first, rounds, perRound, kind, filler } = workerData;
+const nap = new Int32Array(new SharedArrayBuffer(4));
+const line = (n) => "line " + String(n).padStart(8, "0") + " " + filler + "\\n";
+let fd = fs.openSync(log, "a");
+let n = first;
+const append = () => {
+  let text = "";
+  for (let i = 0; i < perRound; i++, n++) text += line(n);
+  fs.writeSync(fd, text);
+};
+for (let r = 0; r < rounds; r++) {
+  append();
+  for (let k = rounds; k >= 1; k--) {
+    try { fs.renameSync(log + "." + k, log + "." + (k + 1)); } catch (e) { if (e.code !== "ENOENT") throw e; }
+  }
+  if (kind === "rename") {
+    fs.closeSync(fd);
+    fs.renameSync(log, log + ".1");
+    fd = fs.openSync(log, "a");
+  } else {
+    fs.copyFileSync(log, log + ".1");
+    fs.ftruncateSync(fd, 0);
+  }
+  Atomics.wait(nap, 0, 0, 2);
+}
+append();
+fs.closeSync(fd);
+parentPort.postMessage(n - 1);
+`;
+
+/** Runs LAGGING_WRITER to completion; resolves with the last line number written. */
+function lagWriter(log: string, kind: "rename" | "copytruncate", first: number): Promise<number> {
+  const worker = new Worker(LAGGING_WRITER, {
+    eval: true,
+    workerData: { log, first, rounds: 12, perRound: 800, kind, filler: FILLER },
+  });
+  return new Promise<number>((resolve, reject) => {
+    worker.once("message", (last: number) => resolve(last));
+    worker.once("error", reject);
+  });
+}
+
+/** A line handler that takes `us` microseconds per line, so the tailer falls behind a fast writer. */
+function slowly(us: number, onLine: (line: string) => void): (line: string) => void {
+  return (line) => {
+    const until = performance.now() + us / 1000;
+    while (performance.now() < until) {
+      // busy: the tailer cannot read while its consumer works, as in a loaded recorder
+    }
+    onLine(line);
+  };
+}
+
 export function tailerContract<C>(
   name: string,
   make: () => TailerUnderTest<C>,
@@ -138,9 +202,12 @@ export function tailerContract<C>(
       await rm(dir, { recursive: true, force: true });
     });
 
-    async function startTailer(got: string[], from?: C): Promise<TailerUnderTest<C>> {
+    async function startTailer(got: string[], from?: C, usPerLine = 0): Promise<TailerUnderTest<C>> {
       const t = make();
-      await t.start(log, (line) => got.push(line), from);
+      const push = (line: string) => {
+        got.push(line);
+      };
+      await t.start(log, usPerLine > 0 ? slowly(usPerLine, push) : push, from);
       running.push(t);
       return t;
     }
@@ -289,6 +356,26 @@ export function tailerContract<C>(
       },
       testTimeout,
     );
+
+    for (const kind of ["copytruncate", "rename"] as const) {
+      it(
+        `${kind} with the reader behind: a writer rotating many times while the reader works through older lines loses nothing`,
+        async () => {
+          await writeFile(log, "");
+          const got: string[] = [];
+          await startTailer(got, undefined, 25);
+          // The tailer knows where it is in the first file before the writer starts outrunning it.
+          const w = await appender();
+          await w.write(lines(1, 400));
+          await delivered(got, 400);
+          await w.close();
+          const last = await lagWriter(log, kind, 401);
+          await delivered(got, last);
+          expect(summarizeDelivery(got, 1, last)).toEqual(exactly(1, last));
+        },
+        testTimeout,
+      );
+    }
 
     it(
       "restart from checkpoint mid-stream: no loss, no repeat, nothing delivered after stop",

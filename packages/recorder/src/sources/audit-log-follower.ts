@@ -98,6 +98,13 @@ export class AuditLogFollower implements AsyncIterable<LineBatch> {
   private cur: Reading | undefined;
   /** Files to read after `cur`, oldest first. While non-empty, `cur` is finished for good at its EOF. */
   private next: OpenedFile[] = [];
+  /**
+   * A copy (copytruncate) read after a truncation: when we move on from it to the live file, the live
+   * file's bytes from 0 are checked against the copies made since (see `missedCopies`).
+   */
+  private copyBeforeLive: OpenedFile | undefined;
+  /** The live file is at 0 right after `copyBeforeLive` was drained: its first read is checked. */
+  private verifyAfter: { dev: number; ino: number; mtimeMs: number } | undefined;
   /** A new, still empty file at the path that we already checked has no rotated files before it. */
   private emptySuccessor: FileId | undefined;
   private last: Checkpoint | undefined;
@@ -203,6 +210,10 @@ export class AuditLogFollower implements AsyncIterable<LineBatch> {
     }
     const n = bytesRead - g;
     if (n === 0) return { kind: "eof", lines: NO_LINES };
+    if (this.verifyAfter !== undefined) {
+      const head = this.buf.subarray(0, Math.min(n, GUARD)); // g is 0: we are at offset 0
+      if (await this.missedCopies(cur, head)) return { kind: "data", lines: NO_LINES };
+    }
     const total = g + n;
     const keep = Math.min(GUARD, total);
     this.buf.copy(this.guard, 0, total - keep, total);
@@ -263,8 +274,8 @@ export class AuditLogFollower implements AsyncIterable<LineBatch> {
 
   /**
    * The file we read shrank or was refilled. With copytruncate its unread rest is in the copy: find it by
-   * content (the copy has our guard bytes right before our offset), finish it and any newer copies, then read
-   * the live file from 0. Without a copy the rest is gone; start over at 0.
+   * content (the copy has our guard bytes right before our offset), finish it, then read the live file from
+   * 0, after any copies made since (`missedCopies`). Without a copy the rest is gone; start over at 0.
    */
   private async onTruncated(cur: Reading): Promise<void> {
     this.counters.truncations++;
@@ -293,14 +304,53 @@ export class AuditLogFollower implements AsyncIterable<LineBatch> {
       this.onEvent({ kind: "truncated", file: cur.file.name, recoveredFrom: undefined });
       return;
     }
-    const newerCopies = chain.slice(0, copyAt).filter((f) => f.rotated && !sameFile(f, cur.file));
-    await closeAll(chain.filter((f) => f !== copy && !newerCopies.includes(f)));
+    // Newer copies are not queued here: the newest may be a copy of the live file still being made.
+    await closeAll(chain.filter((f) => f !== copy));
     this.counters.truncationsRecovered++;
     this.onEvent({ kind: "truncated", file: cur.file.name, recoveredFrom: copy.name });
     // Same bytes up to `pos`, so the splitter state carries over to the copy unchanged.
-    this.next = [...newerCopies.reverse(), cur.file];
+    this.next = [cur.file];
+    this.copyBeforeLive = copy;
     this.cur = { file: copy, splitter: cur.splitter };
     this.last = this.checkpointOf(copy, cur.splitter.committed);
+  }
+
+  /**
+   * First read of the live file after a drained copy: while we read the copy the writer may have copied and
+   * truncated again, so the bytes at 0 may be a later generation than the one that followed the copy. The
+   * copies made since, oldest first, up to the first that starts with what we just read (a copy of it,
+   * maybe still being made), hold the generations in between: they are complete (their truncation came
+   * before the bytes we read were written), so read them first and discard this read. True when it did.
+   */
+  private async missedCopies(cur: Reading, head: Buffer): Promise<boolean> {
+    const after = this.verifyAfter;
+    this.verifyAfter = undefined;
+    if (after === undefined) return false;
+    const chain = await openNewestFirst(this.path, (f) => sameFile(f, after));
+    const at = chain.findIndex((f) => sameFile(f, after));
+    // Copies keep their names in order; if ours was deleted meanwhile, those written after it are newer.
+    const newer = (at >= 0 ? chain.slice(0, at) : chain.filter((f) => f.mtimeMs >= after.mtimeMs))
+      .filter((f) => f.rotated && !sameFile(f, cur.file))
+      .reverse();
+    const missed: OpenedFile[] = [];
+    const probe = Buffer.allocUnsafe(head.length);
+    for (const f of newer) {
+      const { bytesRead } = await f.fh.read(probe, 0, head.length, 0);
+      if (probe.subarray(0, bytesRead).equals(head.subarray(0, bytesRead))) break;
+      missed.push(f);
+    }
+    await closeAll(chain.filter((f) => !missed.includes(f)));
+    const [first, ...rest] = missed;
+    if (first === undefined) return false;
+    this.counters.truncations += missed.length;
+    this.counters.truncationsRecovered += missed.length;
+    this.onEvent({ kind: "truncated", file: cur.file.name, recoveredFrom: first.name });
+    this.next = [...rest, cur.file];
+    this.copyBeforeLive = missed.at(-1);
+    this.cur = { file: first, splitter: new LineSplitter(this.maxLineBytes, 0) };
+    this.guardLen = 0;
+    this.last = this.checkpointOf(first, 0);
+    return true;
   }
 
   /** `cur` is drained for good: continue with the next queued file from its start. */
@@ -308,8 +358,14 @@ export class AuditLogFollower implements AsyncIterable<LineBatch> {
     const from = this.cur;
     const to = this.next.shift();
     if (to === undefined) return;
+    this.verifyAfter = undefined;
     if (from !== undefined) {
       this.droppedEarlier += from.splitter.dropped;
+      if (from.file === this.copyBeforeLive) {
+        this.copyBeforeLive = undefined;
+        const { dev, ino, mtimeMs } = from.file;
+        if (!to.rotated) this.verifyAfter = { dev, ino, mtimeMs };
+      }
       if (to.fh !== from.file.fh) await from.file.fh.close().catch(() => undefined);
     }
     this.cur = { file: to, splitter: new LineSplitter(this.maxLineBytes, 0) };

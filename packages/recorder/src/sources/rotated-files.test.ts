@@ -1,3 +1,4 @@
+import { renameSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,6 +40,34 @@ describe("openNewestFirst", () => {
         ["audit.log", false, 9],
         ["audit.log.1", true, 11],
         ["audit.log.2", true, 11],
+      ]);
+      await closeAll(files);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("finds a file that a rotation during the walk shifted past the directory listing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "secprof-rotated-"));
+    const log = join(dir, "audit.log");
+    try {
+      for (const n of ["audit.log", "audit.log.1", "audit.log.2"]) await writeFile(join(dir, n), n);
+      let rotated = false;
+      // Right after the live file is opened (the directory was listed before), auditd rotates.
+      const files = await openNewestFirst(log, (f) => {
+        if (!rotated) {
+          rotated = true;
+          for (const k of [2, 1]) renameSync(`${log}.${k}`, `${log}.${k + 1}`);
+          renameSync(log, `${log}.1`);
+          writeFileSync(log, "new");
+        }
+        return false;
+      });
+      // audit.log.2 (now .3) was not in the listing; audit.log (now .1) is seen once.
+      expect(files.map((f) => [f.name, f.size])).toEqual([
+        ["audit.log", 9],
+        ["audit.log.2", 11],
+        ["audit.log.3", 11],
       ]);
       await closeAll(files);
     } finally {

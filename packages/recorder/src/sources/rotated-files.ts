@@ -21,6 +21,7 @@ export interface OpenedFile extends FileId {
 export const sameFile = (a: FileId, b: FileId): boolean => a.dev === b.dev && a.ino === b.ino;
 
 const COMPRESSED = /\.(gz|xz|bz2|zst|lz4|lzma|Z|zip)$/;
+const NUMBERED = /^\d{1,4}$/;
 
 /**
  * Rotated copies of `base` among directory `entries`, newest first: numbered ones (auditd and logrotate's
@@ -35,7 +36,7 @@ export function rotatedNames(base: string, entries: readonly string[]): string[]
     const sep = e[base.length];
     if (sep !== "." && sep !== "-") continue;
     const suffix = e.slice(base.length + 1);
-    if (/^\d{1,4}$/.test(suffix)) numbered.push([Number(suffix), e]);
+    if (NUMBERED.test(suffix)) numbered.push([Number(suffix), e]);
     else if (/\d/.test(suffix)) dated.push(e);
   }
   numbered.sort((a, b) => a[0] - b[0]);
@@ -80,42 +81,60 @@ export async function openPinned(path: string, rotated = false): Promise<OpenedF
 /**
  * Opens the followed file, then its rotated copies newest first, stopping after the first file `stop`
  * accepts. Walking newest to oldest means a rotation in the middle of the walk (names shift towards older)
- * can make a file show up twice but never skips one; the second sighting is closed.
+ * can make a file show up twice (the second sighting is closed) but never skips one: numbered names are
+ * followed past the directory listing while they exist, since a shift moves the oldest listed file to a
+ * name the listing did not have yet.
  */
 export async function openNewestFirst(
   path: string,
   stop: (f: OpenedFile) => boolean = () => false,
 ): Promise<OpenedFile[]> {
   const dir = dirname(path);
+  const base = basename(path);
   let entries: string[] = [];
   try {
     entries = await readdir(dir);
   } catch (e) {
     if (errno(e) !== "ENOENT") throw e;
   }
-  const names = [basename(path), ...rotatedNames(basename(path), entries)];
+  const rotated = rotatedNames(base, entries);
+  const numbered = rotated.filter((n) => NUMBERED.test(n.slice(base.length + 1)));
+  const dated = rotated.filter((n) => !numbered.includes(n));
   const out: OpenedFile[] = [];
-  for (const [i, name] of names.entries()) {
+  /** "found" also for a second sighting; "gone" when there is no (readable) file by that name. */
+  const visit = async (name: string): Promise<"stop" | "found" | "gone"> => {
     let f: OpenedFile | undefined;
     try {
-      f = await openPinned(join(dir, name), i > 0);
+      f = await openPinned(join(dir, name), name !== base);
     } catch (e) {
       // An unreadable rotated copy must not stop us following the live file.
-      if (i === 0) {
+      if (name === base) {
         await closeAll(out);
         throw e;
       }
-      continue;
+      return "gone";
     }
-    if (f === undefined) continue;
+    if (f === undefined) return "gone";
     const file = f;
     if (out.some((o) => sameFile(o, file))) {
       await file.fh.close();
-      continue;
+      return "found";
     }
     out.push(file);
-    if (stop(file)) break;
+    return stop(file) ? "stop" : "found";
+  };
+  if ((await visit(base)) === "stop") return out;
+  for (const name of numbered) if ((await visit(name)) === "stop") return out;
+  const last = numbered.at(-1);
+  if (last !== undefined) {
+    const prefix = last.slice(0, base.length + 1);
+    for (let k = Number(last.slice(base.length + 1)) + 1; ; k++) {
+      const r = await visit(`${prefix}${k}`);
+      if (r === "stop") return out;
+      if (r === "gone") break;
+    }
   }
+  for (const name of dated) if ((await visit(name)) === "stop") return out;
   return out;
 }
 
