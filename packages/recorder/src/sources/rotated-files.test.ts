@@ -54,7 +54,7 @@ describe("openNewestFirst", () => {
       for (const n of ["audit.log", "audit.log.1", "audit.log.2"]) await writeFile(join(dir, n), n);
       let rotated = false;
       // Right after the live file is opened (the directory was listed before), auditd rotates.
-      const files = await openNewestFirst(log, (f) => {
+      const files = await openNewestFirst(log, () => {
         if (!rotated) {
           rotated = true;
           for (const k of [2, 1]) renameSync(`${log}.${k}`, `${log}.${k + 1}`);
