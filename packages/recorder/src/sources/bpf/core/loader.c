@@ -166,7 +166,7 @@ int main(int argc, char **argv) {
   err = bpf_object__load(obj);
   if (err) die("load BPF programs", err);
 
-  /* sys_enter first, exec last: an exec event then proves that sys_enter is live. */
+  /* sys_enter first, exec last; "ready" below tells BpftraceSource that both are attached. */
   struct bpf_link *sys_link = bpf_program__attach(bpf_object__find_program_by_name(obj, "on_sys_enter"));
   if (sys_link == NULL) die("attach tp_btf/sys_enter", errno);
   struct bpf_link *exec_link = bpf_program__attach(bpf_object__find_program_by_name(obj, "on_exec"));
@@ -203,7 +203,8 @@ int main(int argc, char **argv) {
       if (next <= t) next = t + (uint64_t)interval;
       continue;
     }
-    err = ring_buffer__poll(rb, (int)(next - t));
+    /* At most 100 ms: a signal that lands just before the poll must not wait for a long interval. */
+    err = ring_buffer__poll(rb, (int)(next - t < 100 ? next - t : 100));
     if (err < 0 && err != -EINTR) die("poll ring buffer", err);
   }
 
