@@ -23,7 +23,7 @@ import { NodeAppArmorRecorder } from "./daemon/bpf-apparmor.js";
 import { BpfSyscallAttributor } from "./daemon/bpf-syscalls.js";
 import { RecorderConfig } from "./daemon/config.js";
 import { EXEC_TRACKER_PROGRAM, ExecTracker } from "./daemon/exec-tracker.js";
-import { logBarrier } from "./daemon/log-barrier.js";
+import { logBarrier, settle } from "./daemon/log-barrier.js";
 import { RecorderCore } from "./daemon/recorder-core.js";
 import { RecorderLoss } from "./daemon/recorder-loss.js";
 import { recorderHostAdapters, registerRecorderHostMetrics } from "./host/adapters.js";
@@ -80,9 +80,14 @@ const core = new RecorderCore(
   queue,
   host,
 );
+const logsMode = cfg.SECPROF_RECORDERS.has("logs");
+const bpfMode = cfg.SECPROF_RECORDERS.has("bpf");
+/** Whether an exec tracker may name the namespaces of exited processes (see SECPROF_EXEC_WAIT_MS). */
+const execWaitMs = bpfMode || cfg.SECPROF_EXEC_TRACKER !== "off" ? cfg.SECPROF_EXEC_WAIT_MS : 0;
 const resolver = new AttributionResolver<RawEvent>({
   podIndex,
   procRoot: cfg.SECPROF_PROC_ROOT,
+  exitedWaitMs: execWaitMs,
   onAttributed: core.onAuditEvent,
   onError: (err) => log.warn({ err }, "attribution sink"),
 });
@@ -92,8 +97,6 @@ const bpfSyscalls = new BpfSyscallAttributor({
   tracker,
   deliver: (pod, arch, name) => core.onBpfSyscall(pod, arch, name),
 });
-const logsMode = cfg.SECPROF_RECORDERS.has("logs");
-const bpfMode = cfg.SECPROF_RECORDERS.has("bpf");
 /** Where the audit log has been read and processed up to (saved once sent). */
 let pendingCheckpoint: Parameters<typeof saveCheckpoint>[1] | undefined;
 /** Set once bpftrace is attached (below). */
@@ -189,8 +192,13 @@ podIndex.onPodEnded((pod) => {
   // read of the kernel map, so that they precede `ended`.
   const settled = Promise.all([
     logsMode
-      ? logBarrier(cfg.SECPROF_AUDIT_LOG, () => pendingCheckpoint, POD_END_WAIT_MS).then((ok) => {
+      ? logBarrier(cfg.SECPROF_AUDIT_LOG, () => pendingCheckpoint, POD_END_WAIT_MS).then(async (ok) => {
           if (!ok) log.warn({ pod: pod.name }, "pod ended before the audit log was read up to its end");
+          // Records read so far whose process had exited may still wait for the exec tracker's
+          // event; they expire after execWaitMs, so this ends by then.
+          const t = Date.now();
+          if (!(await settle(() => !resolver.waitingSince(t), execWaitMs + 100)))
+            log.warn({ pod: pod.name }, "pod ended while audit records still waited for the exec tracker");
         })
       : undefined,
     bpf !== undefined && bpfMode
@@ -325,6 +333,7 @@ const flush = async () => {
   parser.flush(events, Date.now() - 2000);
   deliver();
   apparmor?.collect();
+  resolver.sweep(); // expired waits count as misses even when no new audit record comes
   batcher.reportLoss(loss.counters(follower?.stats, resolver.stats().misses));
   await core.flush();
   // Saved only after what was read is sent (or spooled to disk): a crash replays, never loses.

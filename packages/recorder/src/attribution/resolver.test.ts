@@ -127,7 +127,7 @@ describe("pid → container → pod", () => {
 
   it("counts an event whose process exited before any lookup as a miss", () => {
     podA();
-    const r = resolver();
+    const r = resolver({ exitedWaitMs: 0 }); // no wait for the exec tracker (see below)
     expect(r.submit(4242, { n: 1 }, { eventTimeMs: wall(10) })).toBe("exited");
     expect(r.submit(4242, { n: 2 })).toBe("exited");
     expect(got).toEqual([]);
@@ -139,7 +139,7 @@ describe("pid → container → pod", () => {
   it("credits an exited process only with events from before its last sighting", () => {
     podA();
     fake.spawn({ pid: 100, start: 5000, cgroup: cgA });
-    const r = resolver();
+    const r = resolver({ exitedWaitMs: 0 });
     r.submit(100, { n: 1 }, { eventTimeMs: wall(5001) });
     const lastSeen = now;
     fake.exit(100);
@@ -187,7 +187,7 @@ describe("mount namespace → container (eBPF)", () => {
   it("learns mntns from resolved pids and uses it when the pid is gone", () => {
     podA();
     fake.spawn({ pid: 100, start: 5000, cgroup: cgA, mntns: 4026532001 });
-    const r = resolver();
+    const r = resolver({ exitedWaitMs: 0 });
     expect(r.lookupMntns(4026532001)).toBeUndefined();
     r.lookupPid(100);
     expect(r.lookupMntns(4026532001)).toMatchObject({ container: { containerId: A }, pod: { pod: "pod-a" } });
@@ -356,6 +356,99 @@ describe("MemoryPodIndex", () => {
     const aborted = index.waitFor(B, { signal: ac.signal });
     ac.abort();
     expect(await aborted).toBeUndefined();
+  });
+});
+
+describe("exited processes wait for the exec tracker", () => {
+  const NS = 4026532001;
+  /** The container's shell (pid 100, lives on) ran `mkdir` (pid 4242), which exited before lookup. */
+  const shell = () => fake.spawn({ pid: 100, start: 5000, cgroup: cgA, mntns: NS });
+
+  it("replays, in order, the events of a pid the tracker learns 500 ms later", () => {
+    podA();
+    shell();
+    const r = resolver();
+    expect(r.submit(4242, { n: 1 }, { eventTimeMs: now - 5 })).toBe("waiting");
+    expect(r.submit(4242, { n: 2 }, { eventTimeMs: now - 4 })).toBe("waiting");
+    expect(r.waitingSince(now)).toBe(true);
+    expect(got).toEqual([]);
+    balanced(r.stats());
+    now += 500;
+    expect(r.learnMntns(4242, NS, 100)).toBe(true); // the exec event, late: learned via the parent
+    expect(got.map(([e, a]) => [e.n, a.containerId, a.via, a.mntns])).toEqual([
+      [1, A, "mntns", NS],
+      [2, A, "mntns", NS],
+    ]);
+    // A later event of the same pid: the tracker's namespace now attributes it at once.
+    expect(r.submit(4242, { n: 3 }, { mntns: NS })).toBe("attributed");
+    const s = r.stats();
+    expect(s).toMatchObject({
+      waited: 2,
+      replayed: 2,
+      attributed: 1,
+      viaMntns: 3,
+      waitingEvents: 0,
+      backlogKeys: 0,
+    });
+    expect(s.misses.exited).toBe(0);
+    expect(r.waitingSince(now)).toBe(false);
+    balanced(s);
+  });
+
+  it("replays when the namespace the tracker named is learned later, into the pod backlog if needed", () => {
+    const r = resolver();
+    // The tracker knew the namespace, but not yet its container: nothing resolved there so far.
+    expect(r.submit(4242, { n: 1 }, { mntns: NS })).toBe("waiting");
+    shell();
+    r.lookupPid(100); // teaches NS → container A; pod A not indexed yet
+    expect(got).toEqual([]);
+    expect(r.stats()).toMatchObject({ waitingEvents: 0, backlogEvents: 1, backlogged: 1 });
+    podA();
+    expect(got.map(([e, a]) => [e.n, a.containerId, a.via])).toEqual([[1, A, "mntns"]]);
+    balanced(r.stats());
+  });
+
+  it("counts an exited miss when the tracker never learns the pid within the TTL", () => {
+    podA();
+    shell();
+    const r = resolver({ exitedWaitMs: 2500 });
+    const t = now;
+    expect(r.submit(4242, { n: 1 })).toBe("waiting");
+    now += 2499;
+    r.sweep();
+    expect(r.stats().misses.exited).toBe(0);
+    expect(r.waitingSince(t)).toBe(true);
+    now += 1;
+    expect(r.waitingSince(t)).toBe(false); // expired: the pod-end barrier stops waiting
+    r.sweep();
+    expect(r.learnMntns(4242, NS, 100)).toBe(true); // too late
+    expect(got).toEqual([]);
+    const s = r.stats();
+    expect(s.misses.exited).toBe(1);
+    expect(s).toMatchObject({ waitingEvents: 0, backlogKeys: 0 });
+    balanced(s);
+  });
+
+  it("bounds waiting events per pid and pids in total, and counts the drops", () => {
+    podA();
+    shell();
+    const r = resolver({ backlogPerPid: 2, exitedWaitPids: 2 });
+    expect(r.submit(4242, { n: 1 })).toBe("waiting");
+    expect(r.submit(4242, { n: 2 })).toBe("waiting");
+    expect(r.submit(4242, { n: 3 })).toBe("backlog-full");
+    expect(r.submit(4243, { n: 4 })).toBe("waiting");
+    expect(r.submit(4244, { n: 5 })).toBe("waiting"); // full: pid 4242's two events are dropped
+    let s = r.stats();
+    expect(s.misses.backlogFull).toBe(3);
+    expect(s).toMatchObject({ backlogKeys: 2, waitingEvents: 2 });
+    balanced(s);
+    r.learnMntns(4242, NS, 100);
+    r.learnMntns(4244, NS, 100);
+    expect(got.map(([e]) => e.n)).toEqual([5]);
+    r.close(); // pid 4243 never learned
+    s = r.stats();
+    expect(s.misses).toMatchObject({ exited: 1, backlogFull: 3 });
+    balanced(s);
   });
 });
 

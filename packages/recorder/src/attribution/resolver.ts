@@ -27,6 +27,11 @@ import { ProcReader } from "./proc-reader.js";
  * - container → pod through the `PodIndex` port. Events of a container the index does not know
  *   yet wait in a bounded per-process backlog and are replayed, in order, when the index reports
  *   the container (or when a later event of the same process finds it).
+ * - Events of a process that exited before lookup, whose namespace is not known yet, wait briefly
+ *   (bounded, `exitedWaitMs`) in the same kind of backlog, keyed by pid: the exec tracker's event
+ *   for a short-lived process often arrives after its audit records (bpftrace prints late under
+ *   load). When `learnMntns` names the pid's namespace, or the namespace's container is learned,
+ *   they are replayed in order (or move to the pod backlog); on expiry they are `exited` misses.
  */
 
 export interface Attribution {
@@ -43,6 +48,7 @@ export interface Attribution {
 export type SubmitOutcome =
   | "attributed"
   | "backlogged"
+  | "waiting"
   | "exited"
   | "not-container"
   | "backlog-full"
@@ -84,9 +90,12 @@ export interface AttributionStats {
   /** A namespace learned for a container was later seen on a host process, and dropped. */
   mntnsHostConflicts: number;
   sinkErrors: number;
-  /** Gauges. */
+  /** Events of exited processes held for the exec tracker (replayed later, or `exited` misses). */
+  waited: number;
+  /** Gauges. Backlog figures include the events waiting for the exec tracker (`waitingEvents`). */
   backlogKeys: number;
   backlogEvents: number;
+  waitingEvents: number;
   cacheSize: number;
   mntnsSize: number;
 }
@@ -118,6 +127,13 @@ export interface ResolverOptions<E> {
   backlogPids?: number;
   /** How long held events wait for the pod index (default 120 s). */
   backlogTtlMs?: number;
+  /**
+   * How long events of an exited process whose namespace is unknown wait for `learnMntns` (the
+   * exec tracker) to name it (default 3000 ms: its print latency under load; 0 = no wait).
+   */
+  exitedWaitMs?: number;
+  /** Exited processes with waiting events (default 256; the oldest is dropped, as `backlogFull`). */
+  exitedWaitPids?: number;
   /** USER_HZ (default 100 on every mainstream architecture). */
   clockTicksPerSecond?: number;
   /**
@@ -154,6 +170,14 @@ interface BacklogEntry<E> {
   since: number;
 }
 
+/** Events of an exited process waiting for its namespace (or that namespace's container). */
+interface WaitEntry<E> {
+  pid: number;
+  mntns: number | undefined;
+  events: E[];
+  since: number;
+}
+
 const BOOT_CLOCK_REFRESH_MS = 10_000;
 const HOST_MNTNS_CAPACITY = 256;
 
@@ -169,6 +193,8 @@ export class AttributionResolver<E> {
   readonly #perPid: number;
   readonly #maxPids: number;
   readonly #backlogTtl: number;
+  readonly #waitTtl: number;
+  readonly #maxWaitPids: number;
 
   readonly #cache: Lru<number, Identity>;
   readonly #mntns: Lru<number, MntnsEntry>;
@@ -177,12 +203,18 @@ export class AttributionResolver<E> {
   readonly #ownMntns = new Set<number>();
   readonly #backlog = new Map<string, BacklogEntry<E>>();
   readonly #backlogByContainer = new Map<string, Set<string>>();
+  /** Insertion order = age order. */
+  readonly #waiting = new Map<number, WaitEntry<E>>();
+  readonly #waitingByMntns = new Map<number, Set<number>>();
   readonly #unsubscribe: () => void;
   #bootWall: { at: number; value: number | undefined } | undefined;
   #lastSweep = 0;
   #closed = false;
 
-  readonly #s: Omit<AttributionStats, "backlogKeys" | "backlogEvents" | "cacheSize" | "mntnsSize"> = {
+  readonly #s: Omit<
+    AttributionStats,
+    "backlogKeys" | "backlogEvents" | "waitingEvents" | "cacheSize" | "mntnsSize"
+  > = {
     events: 0,
     attributed: 0,
     replayed: 0,
@@ -198,6 +230,7 @@ export class AttributionResolver<E> {
     mntnsRemapped: 0,
     mntnsHostConflicts: 0,
     sinkErrors: 0,
+    waited: 0,
   };
 
   constructor(opts: ResolverOptions<E>) {
@@ -212,6 +245,8 @@ export class AttributionResolver<E> {
     this.#perPid = opts.backlogPerPid ?? 128;
     this.#maxPids = opts.backlogPids ?? 1000;
     this.#backlogTtl = opts.backlogTtlMs ?? 120_000;
+    this.#waitTtl = opts.exitedWaitMs ?? 3000;
+    this.#maxWaitPids = opts.exitedWaitPids ?? 256;
     this.#cache = new Lru(opts.cacheSize ?? 4096);
     this.#mntns = new Lru(opts.mntnsCapacity ?? 8192);
     this.#hostMntns = new Lru(HOST_MNTNS_CAPACITY);
@@ -239,12 +274,16 @@ export class AttributionResolver<E> {
     if (opts.mntns !== undefined && (r.kind === "exited" || r.kind === "unreadable")) {
       const m = this.#mntns.peek(opts.mntns);
       if (m !== undefined) {
+        // Earlier events of the pid still waiting go first (in order).
+        const w = this.#waiting.get(pid);
+        if (w !== undefined) this.#release(w, m);
         this.#s.viaMntns++;
         return this.#attribute(m.key, m.container, opts.mntns, "mntns", event);
       }
     }
     switch (r.kind) {
       case "exited":
+        if (this.#waitTtl > 0) return this.#wait(pid, opts.mntns, event);
         this.#s.misses.exited++;
         return "exited";
       case "not-container":
@@ -329,6 +368,18 @@ export class AttributionResolver<E> {
    * fresh evidence lifts the mark (never for the host's own namespaces, pid 1's and ours).
    */
   learnMntns(pid: number, mntns: number, ppid?: number): boolean {
+    const known = this.#learnFromProcess(pid, mntns, ppid);
+    const w = this.#waiting.get(pid);
+    if (w !== undefined) {
+      // The namespace the event's process ran in: from the event (the tracker knew it) or this exec.
+      if (w.mntns === undefined) this.#indexWait(w, mntns);
+      const m = this.#mntns.peek(w.mntns ?? mntns);
+      if (m !== undefined) this.#release(w, m);
+    }
+    return known;
+  }
+
+  #learnFromProcess(pid: number, mntns: number, ppid: number | undefined): boolean {
     for (const who of ppid === undefined ? [pid] : [pid, ppid]) {
       const cached = this.#cache.peek(who);
       if (who === pid && cached !== undefined && cached.container === undefined) this.#cache.delete(who);
@@ -356,7 +407,23 @@ export class AttributionResolver<E> {
     return { container: m.container, pod: this.#index.lookup(m.container.containerId) };
   }
 
-  /** Drops held events older than the backlog TTL (also done on each submit, at most once a second). */
+  /**
+   * Whether events of exited processes held at or before `t` (this resolver's clock) still wait
+   * for their namespace; those past the wait TTL count as expired. The pod-end barrier waits on it.
+   */
+  waitingSince(t: number): boolean {
+    const now = this.#now();
+    for (const w of this.#waiting.values()) {
+      if (w.since > t) return false; // insertion order = age order
+      if (now - w.since < this.#waitTtl) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Drops held events older than the backlog TTL, and waiting events of exited processes older
+   * than the wait TTL (also done on each submit, at most once a second).
+   */
   sweep(): void {
     const now = this.#now();
     this.#lastSweep = now;
@@ -365,22 +432,30 @@ export class AttributionResolver<E> {
       this.#s.misses.podUnknown += e.events.length;
       this.#dropBacklog(e);
     }
+    for (const w of this.#waiting.values()) {
+      if (now - w.since < this.#waitTtl) break;
+      this.#s.misses.exited += w.events.length;
+      this.#dropWait(w);
+    }
   }
 
   stats(): AttributionStats {
     let backlogEvents = 0;
     for (const e of this.#backlog.values()) backlogEvents += e.events.length;
+    let waitingEvents = 0;
+    for (const w of this.#waiting.values()) waitingEvents += w.events.length;
     return {
       ...this.#s,
       misses: { ...this.#s.misses },
-      backlogKeys: this.#backlog.size,
-      backlogEvents,
+      backlogKeys: this.#backlog.size + this.#waiting.size,
+      backlogEvents: backlogEvents + waitingEvents,
+      waitingEvents,
       cacheSize: this.#cache.size,
       mntnsSize: this.#mntns.size,
     };
   }
 
-  /** Stops listening to the pod index; held events count as `podUnknown`. */
+  /** Stops listening to the pod index; held events count as `podUnknown` (waiting ones as `exited`). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -388,6 +463,10 @@ export class AttributionResolver<E> {
     for (const e of [...this.#backlog.values()]) {
       this.#s.misses.podUnknown += e.events.length;
       this.#dropBacklog(e);
+    }
+    for (const w of [...this.#waiting.values()]) {
+      this.#s.misses.exited += w.events.length;
+      this.#dropWait(w);
     }
   }
 
@@ -445,7 +524,14 @@ export class AttributionResolver<E> {
     if (prev === undefined) this.#s.mntnsLearned++;
     else if (prev.container.containerId !== container.containerId) this.#s.mntnsRemapped++;
     else if (prev.key === key) return;
-    this.#mntns.set(mntns, { container, key });
+    const entry = { container, key };
+    this.#mntns.set(mntns, entry);
+    const pids = this.#waitingByMntns.get(mntns);
+    if (pids === undefined) return;
+    for (const pid of [...pids]) {
+      const w = this.#waiting.get(pid);
+      if (w !== undefined) this.#release(w, entry);
+    }
   }
 
   #attribute(
@@ -478,12 +564,14 @@ export class AttributionResolver<E> {
     return a;
   }
 
+  /** `moved`: the event was counted as held already (it waited for the exec tracker). */
   #hold(
     key: string,
     container: CgroupContainer,
     mntns: number | undefined,
     via: Attribution["via"],
     event: E,
+    moved = false,
   ): SubmitOutcome {
     const held = this.#backlog.get(key);
     if (held !== undefined) {
@@ -492,7 +580,7 @@ export class AttributionResolver<E> {
         return "backlog-full";
       }
       held.events.push(event);
-      this.#s.backlogged++;
+      if (!moved) this.#s.backlogged++;
       return "backlogged";
     }
     if (this.#backlog.size >= this.#maxPids) {
@@ -508,8 +596,62 @@ export class AttributionResolver<E> {
     const keys = this.#backlogByContainer.get(id) ?? new Set<string>();
     keys.add(key);
     this.#backlogByContainer.set(id, keys);
-    this.#s.backlogged++;
+    if (!moved) this.#s.backlogged++;
     return "backlogged";
+  }
+
+  /** Holds an event of exited `pid` until its namespace's container is known (bounded, see `sweep`). */
+  #wait(pid: number, mntns: number | undefined, event: E): SubmitOutcome {
+    let w = this.#waiting.get(pid);
+    if (w === undefined) {
+      if (this.#waiting.size >= this.#maxWaitPids) {
+        const oldest = this.#waiting.values().next();
+        if (oldest.done !== true) {
+          this.#s.misses.backlogFull += oldest.value.events.length;
+          this.#dropWait(oldest.value);
+        }
+      }
+      w = { pid, mntns: undefined, events: [], since: this.#now() };
+      this.#waiting.set(pid, w);
+    }
+    if (w.mntns === undefined && mntns !== undefined) this.#indexWait(w, mntns);
+    if (w.events.length >= this.#perPid) {
+      this.#s.misses.backlogFull++;
+      return "backlog-full";
+    }
+    w.events.push(event);
+    this.#s.backlogged++;
+    this.#s.waited++;
+    return "waiting";
+  }
+
+  #indexWait(w: WaitEntry<E>, mntns: number): void {
+    w.mntns = mntns;
+    const pids = this.#waitingByMntns.get(mntns) ?? new Set<number>();
+    pids.add(w.pid);
+    this.#waitingByMntns.set(mntns, pids);
+  }
+
+  #dropWait(w: WaitEntry<E>): void {
+    this.#waiting.delete(w.pid);
+    if (w.mntns === undefined) return;
+    const pids = this.#waitingByMntns.get(w.mntns);
+    pids?.delete(w.pid);
+    if (pids?.size === 0) this.#waitingByMntns.delete(w.mntns);
+  }
+
+  /** The namespace of a waiting process is known now: its events go on, in order, as `mntns` attributions. */
+  #release(w: WaitEntry<E>, m: MntnsEntry): void {
+    this.#dropWait(w);
+    this.#s.viaMntns += w.events.length;
+    const pod = this.#index.lookup(m.container.containerId);
+    if (pod === undefined) {
+      for (const ev of w.events) this.#hold(m.key, m.container, w.mntns, "mntns", ev, true);
+      return;
+    }
+    const held = this.#backlog.get(m.key);
+    if (held !== undefined) this.#replay(held, pod);
+    this.#deliver(w.events, this.#attribution(m.container, pod, w.mntns, "mntns"));
   }
 
   #dropBacklog(e: BacklogEntry<E>): void {
@@ -522,8 +664,11 @@ export class AttributionResolver<E> {
   /** Delivers held events in order; a throwing sink loses only that event (counted, reported). */
   #replay(e: BacklogEntry<E>, pod: PodContainerRef): void {
     this.#dropBacklog(e);
-    const a = this.#attribution(e.container, pod, e.mntns, e.via);
-    for (const ev of e.events) {
+    this.#deliver(e.events, this.#attribution(e.container, pod, e.mntns, e.via));
+  }
+
+  #deliver(events: E[], a: Attribution): void {
+    for (const ev of events) {
       this.#s.replayed++;
       try {
         this.#sink(ev, a);
@@ -548,6 +693,6 @@ export class AttributionResolver<E> {
   }
 
   #maybeSweep(): void {
-    if (this.#backlog.size > 0 && this.#now() - this.#lastSweep >= 1000) this.sweep();
+    if (this.#backlog.size + this.#waiting.size > 0 && this.#now() - this.#lastSweep >= 1000) this.sweep();
   }
 }

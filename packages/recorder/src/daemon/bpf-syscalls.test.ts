@@ -101,10 +101,25 @@ describe("ExecTracker (Logs mode: processes gone before /proc is read)", () => {
     expect(tracker.mntnsOf(12, now)).toBe(NS_A);
   });
 
-  it("without the tracker the same event is an `exited` miss", () => {
+  it("attributes the command when its exec event arrives after its audit record", () => {
     podA();
     fake.spawn({ pid: 10, start: 5000, cgroup: cgA, mntns: NS_A });
-    expect(resolver.submit(11, "sort", { eventTimeMs: now })).toBe("exited");
+    const at = now - 5;
+    expect(tracker.mntnsOf(11, at)).toBeUndefined(); // bpftrace has not printed the exec yet
+    expect(resolver.submit(11, "mkdir", { eventTimeMs: at })).toBe("waiting");
+    now += 800;
+    tracker.onExec(exec(11, 10, NS_A));
+    expect(audit).toEqual([["mkdir", "pod-a"]]);
+    expect(resolver.stats()).toMatchObject({ viaMntns: 1, replayed: 1, misses: { exited: 0 } });
+  });
+
+  it("without the tracker the same event is an `exited` miss once the wait is over", () => {
+    podA();
+    fake.spawn({ pid: 10, start: 5000, cgroup: cgA, mntns: NS_A });
+    expect(resolver.submit(11, "sort", { eventTimeMs: now })).toBe("waiting");
+    now += 3000;
+    resolver.sweep();
+    expect(audit).toEqual([]);
     expect(resolver.stats().misses.exited).toBe(1);
   });
 });

@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSyn
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type LogPosition, logBarrier } from "./log-barrier.js";
+import { type LogPosition, logBarrier, settle } from "./log-barrier.js";
 
 let dir: string;
 let log: string;
@@ -39,5 +39,18 @@ describe("logBarrier", () => {
 
   it("gives up after the timeout", async () => {
     expect(await logBarrier(log, () => undefined, 30, 5)).toBe(false);
+  });
+});
+
+describe("settle", () => {
+  it("resolves true once the condition holds, false at the deadline", async () => {
+    let held = true;
+    setTimeout(() => {
+      held = false;
+    }, 30);
+    expect(await settle(() => !held, 5000, 5)).toBe(true);
+    const t0 = Date.now();
+    expect(await settle(() => false, 50, 5)).toBe(false);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(45);
   });
 });

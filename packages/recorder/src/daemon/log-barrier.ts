@@ -8,6 +8,16 @@ export interface LogPosition {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Resolves true once `done()` holds (polled every `pollMs`), false after `timeoutMs`. */
+export async function settle(done: () => boolean, timeoutMs: number, pollMs = 10): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() >= deadline) return false;
+    await sleep(pollMs);
+  }
+  return true;
+}
+
 /**
  * Resolves true once everything the log at `path` held when called has been processed
  * (`processed()` is at or past its end), false after `timeoutMs`.
