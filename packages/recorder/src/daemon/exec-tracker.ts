@@ -29,8 +29,9 @@ export interface ExecTrackerStats {
  * Why this design: a SECCOMP audit record carries nothing per container (ses/auid are per login,
  * not per container) and no parent pid, and a /proc poller misses exactly the < 10 ms commands
  * that matter. The exec tracepoint sees every exec in the kernel, with the namespace it runs in,
- * however briefly the process lives; the event reaches us in milliseconds, long before auditd
- * has written the process's records. The namespace → container step is learned from live
+ * however briefly the process lives. The event usually reaches us before auditd has written the
+ * process's records, but under load bpftrace prints it later: the resolver then holds the records
+ * (SECPROF_EXEC_WAIT_MS) until `learnMntns` names the pid's namespace. The namespace → container step is learned from live
  * processes: at each exec the new process, or else its parent (the shell or supervisor running the
  * short commands, which lives on), is resolved from /proc, which teaches the resolver the
  * namespace's container (`AttributionResolver.learnMntns`). The resolver then answers for the exited pid through its mntns fallback
