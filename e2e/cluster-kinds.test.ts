@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import {
   AppArmorProfile,
-  type ProfileObject,
   renderProfile,
   SELINUX_DENY_LISTS,
   SELINUX_RECORDING_TYPE,
@@ -17,7 +16,7 @@ import { type Checkpoint, readCheckpoint } from "./node/audit.js";
 import { GROUP, type Pod, SimCluster } from "./node/cluster.js";
 import { type DaemonProcess, mergerProcess, recorderProcess } from "./node/daemons.js";
 import { freePort, ROOT, run, until } from "./node/procs.js";
-import { HTTP } from "./node/workloads.js";
+import { BATCH, HTTP } from "./node/workloads.js";
 
 /**
  * The cluster pipeline for the other two kinds (issue 5): a simulated node (fake API server, real
@@ -53,41 +52,30 @@ describe.skipIf(skip)(
     const diagnostics = async () =>
       [await recorder.metrics("secprof_recorder"), recorder.diagnostics(), merger.diagnostics()].join("\n\n");
 
-    async function createRecording(
-      namespace: string,
-      name: string,
-      spec: { app: string; kind: ProfileObject["kind"]; recorder: "Logs" | "Bpf" },
-    ): Promise<void> {
-      await cluster.custom.createNamespacedCustomObject({
+    async function profiles(plural: string, labelSelector?: string): Promise<unknown[]> {
+      const list = (await cluster.custom.listClusterCustomObject({
         group: GROUP,
         version: "v1",
-        namespace,
-        plural: "profilerecordings",
-        body: {
-          apiVersion: `${GROUP}/v1`,
-          kind: "ProfileRecording",
-          metadata: { name },
-          spec: { kind: spec.kind, recorder: spec.recorder, podSelector: { matchLabels: { app: spec.app } } },
-        },
-      });
+        plural,
+        ...(labelSelector === undefined ? {} : { labelSelector }),
+      })) as { items: { metadata: { name: string } }[] };
+      return list.items;
     }
 
-    async function profile(plural: string, name: string, timeoutMs = 60_000): Promise<unknown> {
-      return until(
+    const profile = (plural: string, name: string, timeoutMs = 60_000): Promise<unknown> =>
+      until(
         `${plural}/${name}`,
-        async () => {
-          const list = (await cluster.custom.listClusterCustomObject({
-            group: GROUP,
-            version: "v1",
-            plural,
-          })) as {
-            items: { metadata: { name: string } }[];
-          };
-          return list.items.find((p) => p.metadata.name === name);
-        },
+        async () =>
+          (await profiles(plural)).find((p) => (p as { metadata: { name: string } }).metadata.name === name),
         timeoutMs,
       );
-    }
+
+    /** The AppArmor text of a CR compiles with apparmor_parser (offline, no kernel load). */
+    const compiles = async (cr: AppArmorProfile): Promise<void> => {
+      const text = renderProfile(cr).files[0]?.content ?? "";
+      const compiled = await compileAppArmor(text);
+      expect(compiled.ok, compiled.ok ? "" : `${compiled.message}\n${text}`).toBe(true);
+    };
 
     beforeAll(async () => {
       writeFileSync(auditLog, "");
@@ -107,7 +95,7 @@ describe.skipIf(skip)(
         })
       ).start();
       merger = (await mergerProcess({ dir, kubeconfig: cluster.kubeconfig, redisUrl, token: TOKEN })).start();
-      for (const ns of ["aa", "se"]) await cluster.namespace(ns);
+      for (const ns of ["aa", "aamerge", "se"]) await cluster.namespace(ns);
       await recorder.ready(120_000);
       await merger.ready();
     }, 180_000);
@@ -123,7 +111,7 @@ describe.skipIf(skip)(
         console.error(await diagnostics());
       });
       const rec = `aa-${RUN}`;
-      await createRecording("aa", rec, { app: "http", kind: "AppArmorProfile", recorder: "Bpf" });
+      await cluster.createRecording("aa", rec, { app: "http", kind: "AppArmorProfile", recorder: "Bpf" });
       const pod: Pod = await cluster.createPod("aa", "http", "http");
       const c = await cluster.startContainer(pod, HTTP.script(await freePort()), ALLOW_ALL);
       const done = await c.done;
@@ -154,9 +142,8 @@ describe.skipIf(skip)(
       expect(fs.some((p) => p === "/tmp/got" || p === "/tmp/*" || p === "/tmp/**")).toBe(true);
       expect(a.network?.allowedProtocols?.allowTcp).toBe(true);
 
+      await compiles(cr);
       const text = renderProfile(cr).files[0]?.content ?? "";
-      const compiled = await compileAppArmor(text);
-      expect(compiled.ok, compiled.ok ? "" : `${compiled.message}\n${text}`).toBe(true);
 
       // The bundle carries the text next to the CR.
       const res = await fetch(`http://127.0.0.1:${merger.apiPort}/v1/recordings/aa/${rec}/bundle.tar.gz`, {
@@ -183,12 +170,65 @@ describe.skipIf(skip)(
       expect(readFileSync(path.join(out, `${rec}-app.apparmor`), "utf8")).toBe(text);
     }, 180_000);
 
+    it("merges two replicas' AppArmorProfile partials per container when the recording is deleted (mergeStrategy Containers)", async () => {
+      onTestFailed(async () => {
+        console.error(await diagnostics());
+      });
+      const rec = `aamerge-${RUN}`;
+      await cluster.createRecording("aamerge", rec, {
+        app: "batch",
+        kind: "AppArmorProfile",
+        recorder: "Bpf",
+        mergeStrategy: "Containers",
+      });
+      const pods = [
+        await cluster.createPod("aamerge", "batch-", "batch"),
+        await cluster.createPod("aamerge", "batch-", "batch"),
+      ];
+      const runs = await Promise.all(pods.map((p) => cluster.startContainer(p, BATCH.script(0), ALLOW_ALL)));
+      for (const r of await Promise.all(runs.map((r) => r.done)))
+        expect(r.stdout, r.stderr).toContain("CHECK-OK");
+      for (const p of pods) await cluster.setPhase(p, "Succeeded");
+
+      const partialSelector = `spo.x-k8s.io/recording-id=${rec},spo.x-k8s.io/partial=true`;
+      const partials = await until(
+        "both partial AppArmorProfiles",
+        async () => {
+          const ps = (await profiles("apparmorprofiles", partialSelector)).map((p) =>
+            AppArmorProfile.parse(p),
+          );
+          return ps.length === 2 ? ps : undefined;
+        },
+        60_000,
+      );
+      expect(partials.map((p) => p.metadata.name).sort()).toEqual(
+        pods.map((p) => `${rec}-app-${(p.metadata?.name ?? "").slice("batch-".length)}`).sort(),
+      );
+
+      await cluster.deleteRecording("aamerge", rec);
+      const merged = AppArmorProfile.parse(await profile("apparmorprofiles", `${rec}-app`));
+      expect(merged.metadata.labels).toEqual({
+        "spo.x-k8s.io/recording-id": rec,
+        "spo.x-k8s.io/recording-namespace": "aamerge",
+      });
+      // The job's commands (each ran for milliseconds) from both replicas.
+      expect(merged.spec.abstract.executable?.allowedExecutables ?? []).toEqual(
+        expect.arrayContaining(["/usr/bin/sort", "/usr/bin/gzip", "/usr/bin/md5sum"]),
+      );
+      await compiles(merged);
+      await until(
+        "the partials to be deleted",
+        async () => ((await profiles("apparmorprofiles", partialSelector)).length === 0 ? true : undefined),
+        30_000,
+      );
+    }, 180_000);
+
     it("records a SelinuxProfile from AVC records of a Logs pod; its CIL compiles against the reference policy", async () => {
       onTestFailed(async () => {
         console.error(await diagnostics());
       });
       const rec = `se-${RUN}`;
-      await createRecording("se", rec, { app: "web", kind: "SelinuxProfile", recorder: "Logs" });
+      await cluster.createRecording("se", rec, { app: "web", kind: "SelinuxProfile", recorder: "Logs" });
       const pod: Pod = await cluster.createPod("se", "web", "web");
       const c = await cluster.startContainer(pod, "sleep 60", ALLOW_ALL);
       try {

@@ -23,6 +23,8 @@ export const TRACE_SECCOMP = {
 
 export interface RecordingSpec {
   app: string;
+  /** Default SeccompProfile. */
+  kind?: "SeccompProfile" | "SelinuxProfile" | "AppArmorProfile";
   mergeStrategy?: "None" | "Containers";
   recorder?: "Logs" | "Bpf";
 }
@@ -82,7 +84,7 @@ export class SimCluster {
         kind: "ProfileRecording",
         metadata: { name },
         spec: {
-          kind: "SeccompProfile",
+          kind: spec.kind ?? "SeccompProfile",
           recorder: spec.recorder ?? "Logs",
           podSelector: { matchLabels: { app: spec.app } },
           ...(spec.mergeStrategy === undefined ? {} : { mergeStrategy: spec.mergeStrategy }),

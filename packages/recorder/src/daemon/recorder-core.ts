@@ -1,4 +1,5 @@
 import {
+  AppArmorFacts,
   type AppArmorFactsInput,
   type ArchName,
   avcTupleFromEvent,
@@ -210,11 +211,5 @@ export class RecorderCore {
   }
 }
 
-const APPARMOR_KINDS: readonly AppArmorFactKind[] = [
-  "executables",
-  "libraries",
-  "readPaths",
-  "writePaths",
-  "capabilities",
-  "network",
-];
+/** Every AppArmor fact field, as the Observation schema lists them. */
+const APPARMOR_KINDS: readonly AppArmorFactKind[] = AppArmorFacts.keyof().options;
