@@ -36,7 +36,12 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, Watch } from "@kubernetes/client-node";
 import { syscallName } from "../packages/core/src/index.js";
-import { heapLimitMiB, MEMORY_LIMIT_MIB, NODE_FLAGS } from "../packages/core/src/rbac/manifests.js";
+import {
+  DAEMON_ENV,
+  heapLimitMiB,
+  MEMORY_LIMIT_MIB,
+  NODE_FLAGS,
+} from "../packages/core/src/rbac/manifests.js";
 import { FakeProc } from "../packages/recorder/src/attribution/fake-proc.js";
 // From the testkit's sources, not its index: the index also exports vitest helpers.
 import { spoKinds } from "../packages/testkit/src/kube/kinds.js";
@@ -104,7 +109,11 @@ function startDaemon(
   flags: readonly string[] = [],
 ): ChildProcess {
   const fd = openSync(log, "w");
-  const base = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" };
+  const base = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    ...DAEMON_ENV,
+  };
   const entry = LAYOUT === "bundled" ? ["bundled", "main.mjs"] : ["main.js"];
   const child = spawn(process.execPath, [...flags, join(ROOT, "packages", app, "dist", ...entry)], {
     env: { ...base, ...env },

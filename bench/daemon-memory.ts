@@ -44,7 +44,12 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { heapLimitMiB, MEMORY_LIMIT_MIB, NODE_FLAGS } from "../packages/core/src/rbac/manifests.js";
+import {
+  DAEMON_ENV,
+  heapLimitMiB,
+  MEMORY_LIMIT_MIB,
+  NODE_FLAGS,
+} from "../packages/core/src/rbac/manifests.js";
 import { FakeProc } from "../packages/recorder/src/attribution/fake-proc.js";
 // From the testkit's sources, not its index: the index also exports vitest helpers, which need a test runner.
 import { SPO_GROUP as GROUP, spoKinds } from "../packages/testkit/src/kube/kinds.js";
@@ -106,7 +111,11 @@ function startDaemon(
   const log = join(dir, `${name}.log`);
   const fd = openSync(log, "w");
   // A clean environment, as a DaemonSet would have.
-  const base = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" };
+  const base = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    ...DAEMON_ENV,
+  };
   const flags = launch.flags ?? deployedFlags(name);
   const child = spawn(process.execPath, [...flags, entryOf(name, launch.layout)], {
     env: { ...base, ...env },

@@ -3,7 +3,7 @@ import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 // From the sources: the deploy tree is not part of @secprof/core's index.
-import { NODE_FLAGS } from "../../packages/core/src/rbac/manifests.js";
+import { DAEMON_ENV, NODE_FLAGS } from "../../packages/core/src/rbac/manifests.js";
 
 /** The repository root: e2e tests run the built `dist/` of each package from here. */
 export const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -23,7 +23,11 @@ function asDeployed(entry: string): string[] {
 export function daemon(entry: string, env: Record<string, string>, logFile: string): ChildProcess {
   const log = openSync(logFile, "a");
   // A clean environment, as a DaemonSet would have: nothing of the test runner leaks in.
-  const base = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root" };
+  const base = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    ...DAEMON_ENV,
+  };
   const child = spawn("node", asDeployed(entry), {
     env: { ...base, ...env },
     stdio: ["ignore", log, log],

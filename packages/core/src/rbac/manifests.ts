@@ -48,6 +48,12 @@ const hostPath = (name: string, path: string, type: string) => ({ name, hostPath
  * --optimize-for-size, and flags there would also reach the programs the daemons start.
  */
 export const NODE_FLAGS = ["--max-semi-space-size=1", "--optimize-for-size"] as const;
+/**
+ * Environment of every daemon (the image sets it; benches and e2e launchers too): glibc makes up
+ * to 8 malloc arenas per core, one per contending thread (libuv's pool, V8's workers), each keeping
+ * its freed memory; two measured 5-6 MiB less recorder RSS under load (bench/cluster-node.ts).
+ */
+export const DAEMON_ENV = { MALLOC_ARENA_MAX: "2" } as const;
 /** Container memory limits, MiB, per daemon entry (also the V8 heap limits below). */
 export const MEMORY_LIMIT_MIB = {
   recorder: 256,
