@@ -62,9 +62,7 @@ for (const [pkg, entries] of Object.entries(ENTRIES)) {
     platform: "node",
     format: "esm",
     target: "node20",
-    // Shared code of several entries of one package goes into one chunk, loaded once.
-    splitting: entries.length > 1,
-    chunkNames: "chunks/[name]-[hash]",
+    // No code splitting: every bundle is one file, so the asset URLs above (relative to it) hold.
     // CommonJS dependencies call require(); an ESM bundle has none of its own.
     banner: {
       js: 'import { createRequire as __secprofRequire } from "node:module"; const require = __secprofRequire(import.meta.url);',
@@ -98,5 +96,17 @@ for (const [pkg, entries] of Object.entries(ENTRIES)) {
     const to = path.join(outdir, "assets", under);
     mkdirSync(path.dirname(to), { recursive: true });
     cpSync(from, to, { recursive: true });
+  }
+  // Every asset that existed must be found from the file that names it, as node will resolve it.
+  for (const file of readdirSync(outdir)) {
+    if (!file.endsWith(".mjs")) continue;
+    const code = readFileSync(path.join(outdir, file), "utf8");
+    for (const [, rel] of code.matchAll(/new URL\("(\.\/assets\/[^"]*)", import\.meta\.url\)/g)) {
+      const source = [...assets].find(([, under]) =>
+        rel.startsWith(`./assets/${under.split(path.sep).join("/")}`),
+      );
+      if (source !== undefined && existsSync(source[0]) && !existsSync(path.join(outdir, rel)))
+        throw new Error(`${pkg}/${file}: ${rel} does not resolve beside the bundle`);
+    }
   }
 }
