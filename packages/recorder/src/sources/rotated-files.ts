@@ -81,9 +81,11 @@ export async function openPinned(path: string, rotated = false): Promise<OpenedF
 /**
  * Opens the followed file, then its rotated copies newest first, stopping after the first file `stop`
  * accepts. Walking newest to oldest means a rotation in the middle of the walk (names shift towards older)
- * can make a file show up twice (the second sighting is closed) but never skips one: numbered names are
- * followed past the directory listing while they exist, since a shift moves the oldest listed file to a
- * name the listing did not have yet.
+ * can make a file show up twice (the second sighting is closed) but never skips one, provided every
+ * numbered name is tried: a directory listing taken during a rotation can miss a renamed entry, and the
+ * shift moves the oldest file to a name the listing did not have yet. So numbered names are probed from
+ * 1 up to the highest listed, then on until two in a row are missing (a shift renames from the top down,
+ * leaving a one-name gap for a moment).
  */
 export async function openNewestFirst(
   path: string,
@@ -100,6 +102,9 @@ export async function openNewestFirst(
   const rotated = rotatedNames(base, entries);
   const numbered = rotated.filter((n) => NUMBERED.test(n.slice(base.length + 1)));
   const dated = rotated.filter((n) => !numbered.includes(n));
+  const last = numbered.at(-1);
+  const prefix = last?.slice(0, base.length + 1) ?? `${base}.`;
+  const highest = last === undefined ? 0 : Number(last.slice(base.length + 1));
   const out: OpenedFile[] = [];
   /** "found" also for a second sighting; "gone" when there is no (readable) file by that name. */
   const visit = async (name: string): Promise<"stop" | "found" | "gone"> => {
@@ -124,15 +129,10 @@ export async function openNewestFirst(
     return stop(file) ? "stop" : "found";
   };
   if ((await visit(base)) === "stop") return out;
-  for (const name of numbered) if ((await visit(name)) === "stop") return out;
-  const last = numbered.at(-1);
-  if (last !== undefined) {
-    const prefix = last.slice(0, base.length + 1);
-    for (let k = Number(last.slice(base.length + 1)) + 1; ; k++) {
-      const r = await visit(`${prefix}${k}`);
-      if (r === "stop") return out;
-      if (r === "gone") break;
-    }
+  for (let k = 1, gone = 0; k <= highest || gone < 2; k++) {
+    const r = await visit(`${prefix}${k}`);
+    if (r === "stop") return out;
+    gone = r === "gone" ? gone + 1 : 0;
   }
   for (const name of dated) if ((await visit(name)) === "stop") return out;
   return out;
