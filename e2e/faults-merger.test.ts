@@ -111,7 +111,10 @@ describe.skipIf(skip)(
 
     // Where the merger dies: the request it was about to send when killed.
     const isWrite = (m: string | undefined) => m === "POST" || m === "PUT" || m === "PATCH";
-    const stages: [string, (nthDelete: number) => (req: { method?: string; url?: string }) => boolean][] = [
+    const stages: [
+      string,
+      (nthDelete: number) => (req: { method?: string | undefined; url?: string | undefined }) => boolean,
+    ][] = [
       [
         "after computing the merge, before writing it",
         () => (r) => isWrite(r.method) && (r.url ?? "").startsWith(PROFILES),

@@ -6,6 +6,9 @@ import { runcBundle } from "@secprof/recorder";
 import { type FakeApiServer, installerKinds, spoKinds, startFakeApiServer } from "@secprof/testkit";
 import { run, until } from "./procs.js";
 
+/** Longest a workload container may run (the slowest takes a few seconds on a loaded 2-CPU machine). */
+const CONTAINER_LIMIT_MS = 90_000;
+
 export const GROUP = "security-profiles-operator.x-k8s.io";
 export const NODE = "node1";
 
@@ -201,7 +204,15 @@ export class SimCluster {
       await bundle.cleanup();
       throw err;
     }
-    const done = run("runc", ["run", "--bundle", bundle.dir, bundle.id]).finally(() => bundle.cleanup());
+    // A workload stuck under a profile that lacks a syscall it needs (e.g. a shell spinning on EPERM)
+    // must fail the test, not hang it: the container's init ignores runc's forwarded SIGTERM.
+    const limit = setTimeout(() => void run("runc", ["kill", bundle.id, "KILL"]), CONTAINER_LIMIT_MS);
+    const done = run("runc", ["run", "--bundle", bundle.dir, bundle.id], CONTAINER_LIMIT_MS + 10_000).finally(
+      () => {
+        clearTimeout(limit);
+        return bundle.cleanup();
+      },
+    );
     return { runcId: bundle.id, done };
   }
 }
