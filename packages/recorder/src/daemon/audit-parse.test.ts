@@ -23,7 +23,7 @@ function run(parser: AuditParser, lines: readonly string[]): ParsedEvent[] {
  */
 function used(events: readonly ParsedEvent[]): { line: number; event: RawEvent }[] {
   return events
-    .flatMap(({ line, event }) => {
+    .flatMap(({ line, event }): { line: number; event: RawEvent }[] => {
       if (event.kind === "syscall") return [{ line, event }];
       if (event.kind === "avc") return [{ line, event: { ...event, exe: null, comm: null } }];
       return [];
