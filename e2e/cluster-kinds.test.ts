@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -50,7 +50,12 @@ describe.skipIf(skip)(
     let merger: DaemonProcess & { apiPort: number };
 
     const diagnostics = async () =>
-      [await recorder.metrics("secprof_recorder"), recorder.diagnostics(), merger.diagnostics()].join("\n\n");
+      [
+        await recorder.metrics("secprof_recorder"),
+        await merger.metrics("secprof_merger"),
+        recorder.diagnostics(),
+        merger.diagnostics(),
+      ].join("\n\n");
 
     async function profiles(plural: string, labelSelector?: string): Promise<unknown[]> {
       const list = (await cluster.custom.listClusterCustomObject({
@@ -80,7 +85,11 @@ describe.skipIf(skip)(
     beforeAll(async () => {
       writeFileSync(auditLog, "");
       cluster = await SimCluster.start(dir);
-      const redisUrl = process.env.SECPROF_REDIS_URL ?? "";
+      // A database of its own (1–15): the merger of another run on the same Redis server would take
+      // this run's jobs from the shared queue and write the profiles to its own API server.
+      const url = new URL(process.env.SECPROF_REDIS_URL ?? "");
+      if (url.pathname === "" || url.pathname === "/") url.pathname = `/${1 + randomInt(15)}`;
+      const redisUrl = url.toString();
       recorder = (
         await recorderProcess({
           dir,
