@@ -18,6 +18,7 @@ import {
 } from "@secprof/daemon-kit";
 import { Redis } from "ioredis";
 import { pino } from "pino";
+import { Counter } from "prom-client";
 import { bearerCheck, createBundleApiHandler } from "./bundle/http-api.js";
 import { MergerConfig } from "./daemon/config.js";
 import { Finalizer } from "./daemon/finalizer.js";
@@ -50,6 +51,10 @@ const finalizer = new Finalizer({
   store,
   recording,
   onUnbuildable: (target, reason) => log.error({ target, reason }, "profile not written"),
+  onLate: (target) => {
+    lateObservations.inc();
+    log.warn({ target }, "observation of a deleted recording dropped: its profiles are final");
+  },
 });
 
 recordings.subscribe((c) => {
@@ -80,6 +85,11 @@ finalizer
   .catch((err: unknown) => log.error({ err }, "merging orphaned partials"));
 
 const registry = newRegistry("merger");
+const lateObservations = new Counter({
+  name: "secprof_merger_late_observations_total",
+  help: "observations of deleted recordings dropped after their state was (their profiles are final)",
+  registers: [registry],
+});
 if (host !== undefined) registerRecordingsDirMetrics(registry, host.recordings);
 const worker = createMergerWorker({
   connection: { url: cfg.SECPROF_REDIS_URL, maxRetriesPerRequest: null } as never,

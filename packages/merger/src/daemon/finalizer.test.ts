@@ -47,6 +47,34 @@ describe("Finalizer.finalizing", () => {
     await state.apply(contractObservation(t, { syscalls: { x86_64: ["openat"] } }, { seq: 2 }));
     expect(names(store, t.profileName)).toEqual(["openat", "read", "write"]);
   });
+
+  it("drops a delta of a deleted recording whose state is gone instead of rewriting its final profile", async () => {
+    const store = new Store();
+    const base = new MemoryProfileState();
+    let live: ProfileRecording | undefined = recording;
+    const late: string[] = [];
+    const f = new Finalizer({
+      state: base,
+      store,
+      recording: () => live,
+      onLate: (t) => late.push(t.profileName),
+    });
+    const state = f.finalizing(base);
+    const t = contractTarget("nginx");
+    await state.apply(contractObservation(t, { syscalls: { x86_64: ["read"] } }, { seq: 1, ended: true }));
+    const final = structuredClone(store.objects.get(t.profileName));
+    live = undefined;
+    await f.forget(t.namespace, t.recording);
+    // The recorder's last flush (a loss report only), redelivered after the deletion.
+    await state.apply(contractObservation(t, {}, { seq: 2 }));
+    expect(store.objects.get(t.profileName)).toEqual(final);
+    expect(await base.list(`${t.namespace}/${t.recording}`)).toEqual([]);
+    expect(late).toEqual([t.profileName]);
+    // Created again under the same name: it records anew.
+    live = recording;
+    await state.apply(contractObservation(t, { syscalls: { x86_64: ["write"] } }, { seq: 1, ended: true }));
+    expect(names(store, t.profileName)).toEqual(["write"]);
+  });
 });
 
 describe("Finalizer, SELinux and AppArmor recordings", () => {

@@ -13,7 +13,7 @@ import { mergePartials, profileFor } from "../finalize.js";
 
 const KINDS = ["SeccompProfile", "SelinuxProfile", "AppArmorProfile"] as const;
 
-/** Ended targets remembered per merger process (a few hundred bytes each). */
+/** Ended targets (and forgotten recordings) remembered per merger process (a few hundred bytes each). */
 const ENDED_REMEMBERED = 10_000;
 
 export interface FinalizerDeps {
@@ -26,6 +26,8 @@ export interface FinalizerDeps {
    * written for it, and rebuilding it would fail the same way, so it is reported, not retried.
    */
   onUnbuildable?: (target: Target, reason: string) => void;
+  /** An observation of a deleted recording whose state was already dropped: counted, not applied. */
+  onLate?: (target: Target) => void;
 }
 
 /**
@@ -36,6 +38,12 @@ export interface FinalizerDeps {
 export class Finalizer {
   /** Targets whose pod ended, most recent last (bounded): a later delta rewrites their profile. */
   readonly #ended = new Set<string>();
+  /**
+   * Deleted recordings whose state was dropped, most recent last (bounded). A delta that arrives
+   * later (a recorder's last flush, a redelivery) would otherwise bring back a state holding only
+   * that delta and rewrite the final profile from it.
+   */
+  readonly #forgotten = new Set<string>();
 
   constructor(private readonly deps: FinalizerDeps) {}
 
@@ -47,14 +55,19 @@ export class Finalizer {
   finalizing(state: ProfileState): ProfileState {
     return {
       apply: async (obs: Observation) => {
+        const rk = recordingKey(obs.target);
+        if (this.#forgotten.has(rk)) {
+          // A recording created again under the same name records anew.
+          if (this.deps.recording(obs.target.namespace, obs.target.recording) === undefined) {
+            this.deps.onLate?.(obs.target);
+            return;
+          }
+          this.#forgotten.delete(rk);
+        }
         await state.apply(obs);
         const key = `${recordingKey(obs.target)}/${obs.target.profileName}`;
-        if (obs.ended === true) {
-          this.#ended.delete(key);
-          this.#ended.add(key);
-          if (this.#ended.size > ENDED_REMEMBERED)
-            this.#ended.delete(this.#ended.values().next().value ?? "");
-        } else if (!this.#ended.has(key)) return;
+        if (obs.ended === true) remember(this.#ended, key);
+        else if (!this.#ended.has(key)) return;
         await this.target(obs.target);
       },
       get: (k, n) => state.get(k, n),
@@ -131,8 +144,16 @@ export class Finalizer {
 
   /** A recording was deleted: its state in Redis is no longer needed (its profiles stay). */
   async forget(namespace: string, recording: string): Promise<void> {
+    remember(this.#forgotten, `${namespace}/${recording}`);
     for (const st of await this.deps.state.list(`${namespace}/${recording}`)) {
       await this.deps.state.remove(`${namespace}/${recording}`, st.target.profileName);
     }
   }
+}
+
+/** Adds `key` as the most recent member of a bounded insertion-ordered set. */
+function remember(set: Set<string>, key: string): void {
+  set.delete(key);
+  set.add(key);
+  if (set.size > ENDED_REMEMBERED) set.delete(set.values().next().value ?? "");
 }
