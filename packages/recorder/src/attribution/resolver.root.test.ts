@@ -104,7 +104,12 @@ describe.skipIf(skip)(`attribution of a real runc container (${skip ?? "root, ru
       containers: [{ name: "app", containerId }],
     });
     const got: [string, Attribution][] = [];
-    const r = new AttributionResolver<string>({ podIndex: index, onAttributed: (e, a) => got.push([e, a]) });
+    // No wait for an exec tracker: an event of the exited pid without a time is a miss at once.
+    const r = new AttributionResolver<string>({
+      podIndex: index,
+      exitedWaitMs: 0,
+      onAttributed: (e, a) => got.push([e, a]),
+    });
     const emitted = Date.now() - 1; // "an audit event from pid, read from the log late"
     const seen = r.lookupPid(pid, emitted);
     expect(seen.kind).toBe("container");
