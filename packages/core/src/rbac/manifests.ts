@@ -124,6 +124,8 @@ function recorder(): Obj {
                   SECPROF_CHECKPOINT: "/var/lib/secprof/checkpoint.json",
                   SECPROF_SPOOL: "/var/lib/secprof/spool.ndjson",
                   SECPROF_METRICS_PORT: "9101",
+                  // Both recorders: a ProfileRecording chooses one (`recorder: Logs|Bpf`).
+                  SECPROF_RECORDERS: "logs,bpf",
                 }),
               ],
               ports: [{ name: "metrics", containerPort: 9101 }],
