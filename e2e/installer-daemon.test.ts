@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ApprovalRecord, ProfileObject } from "@secprof/core";
+import { type ApprovalRecord, type ProfileObject, TRACE_SECCOMP, TRACE_SECCOMP_PROFILE } from "@secprof/core";
 import { approvalObject, nodeStatusName, profileDigest } from "@secprof/installer";
 import {
   eventually,
@@ -48,6 +48,7 @@ async function startDaemon(): Promise<void> {
       SECPROF_SECCOMP_LAYOUT: "cluster",
       SECPROF_METRICS_PORT: "0",
       SECPROF_METRICS_HOST: "127.0.0.1",
+      SECPROF_TRACE_PROFILE: "on",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -119,6 +120,9 @@ function publish(names: string[]): string {
 describe("installer daemon process (cluster mode)", () => {
   it("installs an approved profile, reports it, serves probes and metrics, stops on SIGTERM", async () => {
     expect((await get("/healthz")).status).toBe(200);
+    // A recording node's trace profile, installed without approval at the path the webhook names.
+    const trace = path.join(base, "host/var/lib/kubelet/seccomp", TRACE_SECCOMP_PROFILE);
+    expect(JSON.parse(await readFile(trace, "utf8"))).toEqual(TRACE_SECCOMP);
     publish(["read", "write", "exit_group"]);
     await until(async () => expect(JSON.parse(await readFile(FILE(), "utf8")).syscalls).toBeDefined());
     await until(() => expect(nodeState()?.state).toBe("Installed"));
@@ -162,7 +166,7 @@ describe("installer daemon process (cluster mode)", () => {
     expect(
       (JSON.parse(await readFile(FILE(), "utf8")) as { syscalls: { names: string[] }[] }).syscalls[0]?.names,
     ).toEqual(last);
-    expect(await readdir(dir)).toEqual(["web.json"]);
+    expect((await readdir(dir)).sort()).toEqual([path.basename(TRACE_SECCOMP_PROFILE), "web.json"]);
     process.stdout.write(
       `installer kill -9: ${kills} kills, ${temps} temp files seen between kills, none after restart\n`,
     );

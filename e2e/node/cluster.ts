@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { TRACE_SECCOMP } from "@secprof/core";
 import { runcBundle } from "@secprof/recorder";
 import { type FakeApiServer, installerKinds, spoKinds, startFakeApiServer } from "@secprof/testkit";
 import { run, until } from "./procs.js";
@@ -19,10 +20,7 @@ export type ProfileItem = {
 };
 
 /** The trace profile the webhook puts on Logs-recorded containers (installed on each node). */
-export const TRACE_SECCOMP = {
-  defaultAction: "SCMP_ACT_LOG",
-  architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-};
+export { TRACE_SECCOMP };
 
 export interface RecordingSpec {
   app: string;

@@ -12,7 +12,7 @@
 // Environment (full descriptions in daemon/config.ts):
 //   SECPROF_MODE, NODE_NAME, SECPROF_HOST_ROOT, SECPROF_SECCOMP_LAYOUT, SECPROF_KUBELET_DIR,
 //   SECPROF_SECCOMP_POLICY, SECPROF_APPLY_SOCKET, SECPROF_STATE_FILE, SECPROF_METRICS_PORT,
-//   SECPROF_METRICS_HOST, SECPROF_RESYNC_MS; single-host only: SECPROF_PROFILE_DIR or
+//   SECPROF_METRICS_HOST, SECPROF_RESYNC_MS, SECPROF_TRACE_PROFILE; single-host only: SECPROF_PROFILE_DIR or
 //   SECPROF_MERGER_URL + SECPROF_API_TOKEN, SECPROF_APPROVAL_STORE. Cluster mode reads the
 //   kubeconfig from the usual places (in-cluster service account, KUBECONFIG).
 // Endpoints: GET /metrics, /healthz, /readyz on SECPROF_METRICS_PORT (ready after the caches
@@ -21,6 +21,7 @@ import { readFile, realpath } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
+import { TRACE_SECCOMP, TRACE_SECCOMP_PROFILE } from "@secprof/core";
 import { loadConfig, newRegistry, observabilityServer } from "@secprof/daemon-kit";
 import { pino } from "pino";
 import { Counter, Gauge } from "prom-client";
@@ -49,6 +50,20 @@ const local = await HostWriter.open({
   seccompLayout: cfg.SECPROF_SECCOMP_LAYOUT,
   kubeletDir: cfg.SECPROF_KUBELET_DIR,
 });
+if (cfg.SECPROF_TRACE_PROFILE === "on") {
+  // Secprof's own fixed profile, not a recorded one, so no approval: at SPO's cluster-scoped path
+  // the webhook names, whatever layout recorded profiles use.
+  const traced = await HostWriter.open({
+    root: rootKey,
+    seccompLayout: "cluster",
+    kubeletDir: cfg.SECPROF_KUBELET_DIR,
+  });
+  const w = await traced.write(
+    { kind: "SeccompProfile", name: path.basename(TRACE_SECCOMP_PROFILE, ".json") },
+    `${JSON.stringify(TRACE_SECCOMP)}\n`,
+  );
+  log.info({ path: w.path, changed: w.changed }, "trace profile installed");
+}
 const apply = cfg.SECPROF_APPLY_SOCKET === undefined ? undefined : new ApplyClient(cfg.SECPROF_APPLY_SOCKET);
 const writer = apply === undefined ? local : new SplitWriter(local, apply);
 const kernel =

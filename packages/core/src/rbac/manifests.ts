@@ -152,6 +152,24 @@ function recorder(): Obj {
   };
 }
 
+/**
+ * The record overlay's installer patch: recording nodes keep the trace profile the webhook names
+ * installed. Not in the base: on other nodes any pod could name that log-only profile to run
+ * without seccomp restrictions.
+ */
+export function installerTraceProfilePatch(): Obj {
+  return {
+    apiVersion: "apps/v1",
+    kind: "DaemonSet",
+    metadata: { name: "secprof-installer", namespace: NAMESPACE },
+    spec: {
+      template: {
+        spec: { containers: [{ name: "installer", env: [{ name: "SECPROF_TRACE_PROFILE", value: "on" }] }] },
+      },
+    },
+  };
+}
+
 /** The record overlay's patch: recording needs root, the host PID namespace and privilege. */
 export function recorderPrivilegedPatch(): Obj {
   return {
@@ -531,8 +549,12 @@ export function deployTree(): Map<string, Obj[]> {
     kustomization({ namespace: NAMESPACE, resources: ["../crds", "../rbac", ...base.map(([f]) => f)] }),
   ]);
   files.set("overlays/record/recorder-privileged.yaml", [recorderPrivilegedPatch()]);
+  files.set("overlays/record/installer-trace-profile.yaml", [installerTraceProfilePatch()]);
   files.set("overlays/record/kustomization.yaml", [
-    kustomization({ resources: ["../../base"], patches: [{ path: "recorder-privileged.yaml" }] }),
+    kustomization({
+      resources: ["../../base"],
+      patches: [{ path: "recorder-privileged.yaml" }, { path: "installer-trace-profile.yaml" }],
+    }),
   ]);
   files.set("overlays/install-only/kustomization.yaml", [
     kustomization({
@@ -580,13 +602,24 @@ function recordingOnlyObjects(
   return out;
 }
 
-/** Strategic-merge subset used by our overlay: objects merge, `containers` merge by name. */
+/**
+ * Strategic-merge subset used by our overlay: objects merge, `containers` merge by name, `env`
+ * merges by name and adds new variables.
+ */
 function merge(base: unknown, patch: unknown, key?: string): unknown {
   if (Array.isArray(base) && Array.isArray(patch) && (key === "containers" || key === "initContainers")) {
     return base.map((c) => {
       const p = patch.find((x) => (x as Obj).name === (c as Obj).name);
       return p === undefined ? c : merge(c, p);
     });
+  }
+  if (Array.isArray(base) && Array.isArray(patch) && key === "env") {
+    const named = (x: unknown) => (x as Obj).name;
+    // New variables go first, as kustomize puts them.
+    return [
+      ...patch.filter((p) => !base.some((e) => named(e) === named(p))),
+      ...base.map((e) => patch.find((p) => named(p) === named(e)) ?? e),
+    ];
   }
   if (
     typeof base === "object" &&
@@ -613,10 +646,14 @@ export function renderOverlay(overlay: "record" | "install-only"): Obj[] {
   }
   if (overlay === "install-only")
     return objs.filter((o) => !RECORDING_COMPONENTS.includes(componentOf(o) ?? ""));
-  const patch = recorderPrivilegedPatch();
+  const patches = [recorderPrivilegedPatch(), installerTraceProfilePatch()];
   return objs.map((o) =>
-    o.kind === patch.kind && (o.metadata as Obj).name === (patch.metadata as Obj).name
-      ? (merge(o, patch) as Obj)
-      : o,
+    patches.reduce(
+      (obj, patch) =>
+        obj.kind === patch.kind && (obj.metadata as Obj).name === (patch.metadata as Obj).name
+          ? (merge(obj, patch) as Obj)
+          : obj,
+      o,
+    ),
   );
 }

@@ -3,6 +3,14 @@ import { type PodFacts, select } from "./selection.js";
 
 /** The trace profile installed on every node for Logs recordings: defaultAction SCMP_ACT_LOG. */
 export const TRACE_SECCOMP_PROFILE = "operator/secprof-trace.json";
+/**
+ * Its content: log every syscall, of every x86 ABI a container may use (x86-64, i386, x32), so
+ * that compat syscalls are recorded too instead of failing as a foreign arch.
+ */
+export const TRACE_SECCOMP = {
+  defaultAction: "SCMP_ACT_LOG",
+  architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+} as const;
 /** The permissive SELinux type Logs recordings of SelinuxProfile run as. */
 export const SELINUX_RECORDING_TYPE = "selinuxrecording.process";
 /** Pod annotation (per container) naming the recording that selected it. */

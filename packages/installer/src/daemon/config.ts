@@ -64,6 +64,12 @@ export const InstallerConfig = z
     SECPROF_MERGER_URL: z.url().optional(),
     SECPROF_API_TOKEN: z.string().min(16, "SECPROF_API_TOKEN must be at least 16 characters").optional(),
     SECPROF_APPROVAL_STORE: optionalPath,
+    /**
+     * `on` on nodes that record: the trace profile the webhook gives Logs-recorded containers
+     * (core's TRACE_SECCOMP at `operator/secprof-trace.json`) is kept installed. Off elsewhere: any
+     * pod could name this log-only profile to run without seccomp restrictions.
+     */
+    SECPROF_TRACE_PROFILE: z.enum(["on", "off"]).default("off"),
   })
   .superRefine((c, ctx) => {
     const fail = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });

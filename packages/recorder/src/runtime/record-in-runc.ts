@@ -1,3 +1,4 @@
+import { TRACE_SECCOMP } from "@secprof/core";
 import { type RuncOptions, runcBundle } from "./runc.js";
 
 /** runc's init process names itself this while it sets the container up, until it execs CMD. */
@@ -11,7 +12,7 @@ export const RUNC_INIT_COMM = "runc:[2:INIT]";
  */
 export function recordingProfile(recorder: "bpf" | "logs"): unknown {
   return recorder === "logs"
-    ? { defaultAction: "SCMP_ACT_LOG", architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"] }
+    ? TRACE_SECCOMP
     : { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["kexec_load"], action: "SCMP_ACT_ERRNO" }] };
 }
 
