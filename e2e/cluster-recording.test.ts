@@ -1,14 +1,13 @@
 import type { ChildProcess } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { machine, release, tmpdir } from "node:os";
 import path from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
-import { runcBundle } from "@secprof/recorder";
 import { type FakeApiServer, missing, spoKinds, startFakeApiServer } from "@secprof/testkit";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { AUDIT_LOG, auditMarker, readCheckpoint } from "./node/audit.js";
-import { GROUP, type Pod, type ProfileItem, TRACE_SECCOMP } from "./node/cluster.js";
+import { GROUP, type Pod, type ProfileItem, startPodContainer, TRACE_SECCOMP } from "./node/cluster.js";
 import { daemon, freePort, metricsWith, ROOT, run, tail, until } from "./node/procs.js";
 
 /**
@@ -154,52 +153,9 @@ describe.skipIf(skip)(
 
     // ---- helpers: the node side (runc, kubelet, audit log) ----
 
-    /**
-     * Starts the pod's container `app` under runc in kubelet's cgroup layout, after reporting its
-     * container id in the pod's status (as the kubelet does before the process gets busy). Returns
-     * the runc run (resolves when the container exits) and the runc container id.
-     */
-    async function startContainer(
-      pod: Pod,
-      script: string,
-      seccomp: "trace" | "none" = "trace",
-    ): Promise<{ runcId: string; done: Promise<{ status: number | null; stderr: string }> }> {
-      const uid = pod.metadata?.uid ?? randomUUID();
-      const id = randomBytes(32).toString("hex");
-      const bundle = await runcBundle(["/bin/sh", "-c", script], {
-        ...(seccomp === "trace" ? { seccomp: TRACE_SECCOMP } : {}),
-        cgroupsPath: `/kubepods/besteffort/pod${uid}/${id}`,
-        id: `e2e-${id.slice(0, 12)}`,
-      });
-      try {
-        await core.replaceNamespacedPodStatus({
-          namespace: pod.metadata?.namespace ?? "",
-          name: pod.metadata?.name ?? "",
-          body: {
-            ...pod,
-            status: {
-              phase: "Running",
-              containerStatuses: [
-                {
-                  name: "app",
-                  containerID: `containerd://${id}`,
-                  image: "host",
-                  imageID: "",
-                  ready: true,
-                  restartCount: 0,
-                },
-              ],
-            },
-          },
-        });
-        await new Promise((r) => setTimeout(r, 1000));
-      } catch (err) {
-        await bundle.cleanup();
-        throw err;
-      }
-      const done = run("runc", ["run", "--bundle", bundle.dir, bundle.id]).finally(() => bundle.cleanup());
-      return { runcId: bundle.id, done };
-    }
+    /** Starts the pod's container `app` under runc as the kubelet would (see startPodContainer). */
+    const startContainer = (pod: Pod, script: string, seccomp: "trace" | "none" = "trace") =>
+      startPodContainer(core, pod, script, seccomp === "trace" ? TRACE_SECCOMP : undefined);
 
     /** Runs the pod's container to its end (exit 0 expected). */
     async function runContainer(

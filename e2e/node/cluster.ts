@@ -114,27 +114,8 @@ export class SimCluster {
   }
 
   /** Reports the pod's container `app` running as `containerd://<id>` (what the kubelet does after starting it). */
-  async reportRunning(pod: Pod, id: string): Promise<void> {
-    await this.core.replaceNamespacedPodStatus({
-      namespace: pod.metadata?.namespace ?? "",
-      name: pod.metadata?.name ?? "",
-      body: {
-        ...pod,
-        status: {
-          phase: "Running",
-          containerStatuses: [
-            {
-              name: "app",
-              containerID: `containerd://${id}`,
-              image: "host",
-              imageID: "",
-              ready: true,
-              restartCount: 0,
-            },
-          ],
-        },
-      },
-    });
+  reportRunning(pod: Pod, id: string): Promise<void> {
+    return reportRunning(this.core, pod, id);
   }
 
   async createPod(
@@ -183,34 +164,74 @@ export class SimCluster {
    * container id in the pod's status (as the kubelet does before the process gets busy). Returns
    * the runc run (resolves when the container exits) and the runc container id.
    */
-  async startContainer(
-    pod: Pod,
-    script: string,
-    seccomp: unknown = TRACE_SECCOMP,
-  ): Promise<{ runcId: string; done: Promise<{ status: number | null; stdout: string; stderr: string }> }> {
-    const uid = pod.metadata?.uid ?? randomUUID();
-    const id = randomBytes(32).toString("hex");
-    const bundle = await runcBundle(["/bin/sh", "-c", script], {
-      seccomp,
-      cgroupsPath: `/kubepods/besteffort/pod${uid}/${id}`,
-      id: `e2e-${id.slice(0, 12)}`,
-    });
-    try {
-      await this.reportRunning(pod, id);
-      await new Promise((r) => setTimeout(r, 1000));
-    } catch (err) {
-      await bundle.cleanup();
-      throw err;
-    }
-    // A workload stuck under a profile that lacks a syscall it needs (e.g. a shell spinning on EPERM)
-    // must fail the test, not hang it: the container's init ignores runc's forwarded SIGTERM.
-    const limit = setTimeout(() => void run("runc", ["kill", bundle.id, "KILL"]), CONTAINER_LIMIT_MS);
-    const done = run("runc", ["run", "--bundle", bundle.dir, bundle.id], CONTAINER_LIMIT_MS + 10_000).finally(
-      () => {
-        clearTimeout(limit);
-        return bundle.cleanup();
-      },
-    );
-    return { runcId: bundle.id, done };
+  startContainer(pod: Pod, script: string, seccomp: unknown = TRACE_SECCOMP): Promise<PodContainer> {
+    return startPodContainer(this.core, pod, script, seccomp);
   }
+}
+
+/** A pod's container under runc: its runc id, and its run (resolves when the container exits). */
+export interface PodContainer {
+  runcId: string;
+  done: Promise<{ status: number | null; stdout: string; stderr: string }>;
+}
+
+/** Reports the pod's container `app` running as `containerd://<id>` (what the kubelet does after starting it). */
+export async function reportRunning(core: CoreV1Api, pod: Pod, id: string): Promise<void> {
+  await core.replaceNamespacedPodStatus({
+    namespace: pod.metadata?.namespace ?? "",
+    name: pod.metadata?.name ?? "",
+    body: {
+      ...pod,
+      status: {
+        phase: "Running",
+        containerStatuses: [
+          {
+            name: "app",
+            containerID: `containerd://${id}`,
+            image: "host",
+            imageID: "",
+            ready: true,
+            restartCount: 0,
+          },
+        ],
+      },
+    },
+  });
+}
+
+/**
+ * Starts the pod's container `app` under runc in kubelet's cgroup layout (seccomp: the profile to
+ * enforce, undefined for none), after reporting its container id in the pod's status as the kubelet
+ * does before the process gets busy.
+ */
+export async function startPodContainer(
+  core: CoreV1Api,
+  pod: Pod,
+  script: string,
+  seccomp: unknown,
+): Promise<PodContainer> {
+  const uid = pod.metadata?.uid ?? randomUUID();
+  const id = randomBytes(32).toString("hex");
+  const bundle = await runcBundle(["/bin/sh", "-c", script], {
+    seccomp,
+    cgroupsPath: `/kubepods/besteffort/pod${uid}/${id}`,
+    id: `e2e-${id.slice(0, 12)}`,
+  });
+  try {
+    await reportRunning(core, pod, id);
+    await new Promise((r) => setTimeout(r, 1000));
+  } catch (err) {
+    await bundle.cleanup();
+    throw err;
+  }
+  // A workload stuck under a profile that lacks a syscall it needs (e.g. a shell spinning on EPERM)
+  // must fail the test, not hang it: the container's init ignores runc's forwarded SIGTERM.
+  const limit = setTimeout(() => void run("runc", ["kill", bundle.id, "KILL"]), CONTAINER_LIMIT_MS);
+  const done = run("runc", ["run", "--bundle", bundle.dir, bundle.id], CONTAINER_LIMIT_MS + 10_000).finally(
+    () => {
+      clearTimeout(limit);
+      return bundle.cleanup();
+    },
+  );
+  return { runcId: bundle.id, done };
 }
