@@ -185,6 +185,11 @@ describe.skipIf(skip)(`host mode (${skip ?? "runc, auditd, Redis, no Kubernetes 
     expect(bundle.status).toBe(200);
     expect((await bundle.arrayBuffer()).byteLength).toBeGreaterThan(0);
     unlinkSync(path.join(recordings, `${rec}.yaml`));
+    // Gone for both daemons before the next test counts its own recording as the one valid manifest.
+    for (const d of [recorder, merger])
+      await until(`${d.name} to drop the deleted recording`, async () =>
+        (await d.metric("secprof_host_recordings", { what: "valid" })) === 0 ? true : undefined,
+      );
   });
 
   it("merges a Containers recording's partials when its manifest file is deleted", async () => {

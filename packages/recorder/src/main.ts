@@ -170,6 +170,15 @@ new Gauge({
   },
 });
 new Gauge({
+  name: "secprof_recorder_events",
+  help: "attributed events: facts kept for a recording, unselected (no recording selects the container), noPodFacts (pod not in the index)",
+  labelNames: ["what"],
+  registers: [registry],
+  collect() {
+    for (const [what, n] of Object.entries(core.counters)) this.set({ what }, n);
+  },
+});
+new Gauge({
   name: "secprof_recorder_queue",
   help: "observation queue counters (sent, spooled, pending, …)",
   labelNames: ["what"],
