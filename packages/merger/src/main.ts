@@ -92,7 +92,7 @@ const lateObservations = new Counter({
 });
 if (host !== undefined) registerRecordingsDirMetrics(registry, host.recordings);
 const worker = createMergerWorker({
-  connection: { url: cfg.SECPROF_REDIS_URL, maxRetriesPerRequest: null } as never,
+  connection: { url: cfg.SECPROF_REDIS_URL, maxRetriesPerRequest: null },
   state: finalizer.finalizing(state),
   concurrency: cfg.SECPROF_CONCURRENCY,
   registry,
