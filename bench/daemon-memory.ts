@@ -53,6 +53,7 @@ import {
 import { FakeProc } from "../packages/recorder/src/attribution/fake-proc.js";
 // From the testkit's sources, not its index: the index also exports vitest helpers, which need a test runner.
 import { SPO_GROUP as GROUP, spoKinds } from "../packages/testkit/src/kube/kinds.js";
+import { reportRunning } from "../packages/testkit/src/kube/kubelet.js";
 import { type FakeApiServer, startFakeApiServer } from "../packages/testkit/src/kube/server.js";
 import { selfSignedCert } from "../packages/testkit/src/tls.js";
 import { recordingNamespace } from "./lib/cluster.js";
@@ -352,26 +353,7 @@ async function main(): Promise<number> {
       const id = randomBytes(32).toString("hex");
       const uid = pod.metadata?.uid ?? "";
       const name = pod.metadata?.name ?? "";
-      await core.replaceNamespacedPodStatus({
-        namespace: NS,
-        name,
-        body: {
-          ...pod,
-          status: {
-            phase: "Running",
-            containerStatuses: [
-              {
-                name: "app",
-                containerID: `containerd://${id}`,
-                image: "host",
-                imageID: "",
-                ready: true,
-                restartCount: 0,
-              },
-            ],
-          },
-        },
-      });
+      await reportRunning(core, pod, id);
       const pid = 200_000 + i;
       fake.spawn({ pid, start: 5000 + i, cgroup: `0::/kubepods/besteffort/pod${uid}/${id}\n` });
       pids.push(pid);

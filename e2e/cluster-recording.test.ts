@@ -7,7 +7,14 @@ import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { type FakeApiServer, missing, spoKinds, startFakeApiServer } from "@secprof/testkit";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { AUDIT_LOG, auditMarker, readCheckpoint } from "./node/audit.js";
-import { GROUP, type Pod, type ProfileItem, startPodContainer, TRACE_SECCOMP } from "./node/cluster.js";
+import {
+  createRecording as createRecordingIn,
+  GROUP,
+  type Pod,
+  type ProfileItem,
+  startPodContainer,
+  TRACE_SECCOMP,
+} from "./node/cluster.js";
 import { daemon, freePort, metricsWith, ROOT, run, tail, until } from "./node/procs.js";
 
 /**
@@ -72,31 +79,18 @@ describe.skipIf(skip)(
 
     // ---- helpers: the cluster side (fake API server) ----
 
-    async function createRecording(
+    const createRecording = (
       namespace: string,
       name: string,
       app: string,
       mergeStrategy?: "None" | "Containers",
       recorder: "Logs" | "Bpf" = "Logs",
-    ): Promise<void> {
-      await custom.createNamespacedCustomObject({
-        group: GROUP,
-        version: "v1",
-        namespace,
-        plural: "profilerecordings",
-        body: {
-          apiVersion: `${GROUP}/v1`,
-          kind: "ProfileRecording",
-          metadata: { name },
-          spec: {
-            kind: "SeccompProfile",
-            recorder,
-            podSelector: { matchLabels: { app } },
-            ...(mergeStrategy === undefined ? {} : { mergeStrategy }),
-          },
-        },
+    ) =>
+      createRecordingIn(custom, namespace, name, {
+        app,
+        recorder,
+        ...(mergeStrategy === undefined ? {} : { mergeStrategy }),
       });
-    }
 
     async function deleteRecording(namespace: string, name: string): Promise<void> {
       await custom.deleteNamespacedCustomObject({

@@ -4,7 +4,13 @@ import path from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { TRACE_SECCOMP } from "@secprof/core";
 import { runcBundle } from "@secprof/recorder";
-import { type FakeApiServer, installerKinds, spoKinds, startFakeApiServer } from "@secprof/testkit";
+import {
+  type FakeApiServer,
+  installerKinds,
+  reportRunning,
+  spoKinds,
+  startFakeApiServer,
+} from "@secprof/testkit";
 import { run, until } from "./procs.js";
 
 /** Longest a workload container may run (the slowest takes a few seconds on a loaded 2-CPU machine). */
@@ -74,24 +80,8 @@ export class SimCluster {
     });
   }
 
-  async createRecording(namespace: string, name: string, spec: RecordingSpec): Promise<void> {
-    await this.custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: "v1",
-      namespace,
-      plural: "profilerecordings",
-      body: {
-        apiVersion: `${GROUP}/v1`,
-        kind: "ProfileRecording",
-        metadata: { name },
-        spec: {
-          kind: spec.kind ?? "SeccompProfile",
-          recorder: spec.recorder ?? "Logs",
-          podSelector: { matchLabels: { app: spec.app } },
-          ...(spec.mergeStrategy === undefined ? {} : { mergeStrategy: spec.mergeStrategy }),
-        },
-      },
-    });
+  createRecording(namespace: string, name: string, spec: RecordingSpec): Promise<void> {
+    return createRecording(this.custom, namespace, name, spec);
   }
 
   async deleteRecording(namespace: string, name: string): Promise<void> {
@@ -175,30 +165,6 @@ export interface PodContainer {
   done: Promise<{ status: number | null; stdout: string; stderr: string }>;
 }
 
-/** Reports the pod's container `app` running as `containerd://<id>` (what the kubelet does after starting it). */
-export async function reportRunning(core: CoreV1Api, pod: Pod, id: string): Promise<void> {
-  await core.replaceNamespacedPodStatus({
-    namespace: pod.metadata?.namespace ?? "",
-    name: pod.metadata?.name ?? "",
-    body: {
-      ...pod,
-      status: {
-        phase: "Running",
-        containerStatuses: [
-          {
-            name: "app",
-            containerID: `containerd://${id}`,
-            image: "host",
-            imageID: "",
-            ready: true,
-            restartCount: 0,
-          },
-        ],
-      },
-    },
-  });
-}
-
 /**
  * Starts the pod's container `app` under runc in kubelet's cgroup layout (seccomp: the profile to
  * enforce, undefined for none), after reporting its container id in the pod's status as the kubelet
@@ -234,4 +200,30 @@ export async function startPodContainer(
     },
   );
   return { runcId: bundle.id, done };
+}
+
+/** Creates a v1 ProfileRecording selecting the pods labelled `app` (as a user applies one). */
+export async function createRecording(
+  custom: CustomObjectsApi,
+  namespace: string,
+  name: string,
+  spec: RecordingSpec,
+): Promise<void> {
+  await custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: "v1",
+    namespace,
+    plural: "profilerecordings",
+    body: {
+      apiVersion: `${GROUP}/v1`,
+      kind: "ProfileRecording",
+      metadata: { name },
+      spec: {
+        kind: spec.kind ?? "SeccompProfile",
+        recorder: spec.recorder ?? "Logs",
+        podSelector: { matchLabels: { app: spec.app } },
+        ...(spec.mergeStrategy === undefined ? {} : { mergeStrategy: spec.mergeStrategy }),
+      },
+    },
+  });
 }

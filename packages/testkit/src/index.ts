@@ -2,6 +2,7 @@ export { type RuncOptions, type RuncResult, runcBundle, runcRun } from "@secprof
 export * from "./eventually.js";
 export * from "./fixtures.js";
 export { CORE_KINDS, installerKinds, SPO_GROUP, spoKinds } from "./kube/kinds.js";
+export { reportRunning } from "./kube/kubelet.js";
 export { jsonPatch } from "./kube/patch.js";
 export * from "./kube/server.js";
 export type { KindSpec, KObject, RequestRecord } from "./kube/types.js";
