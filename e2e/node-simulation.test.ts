@@ -99,6 +99,21 @@ describe.skipIf(skip)(
       rmSync(dir, { recursive: true, force: true });
     }, 30_000);
 
+    /** The recorder's waits for the exec tracker and its misses, for the log and failure messages. */
+    const attributionSummary = async () => {
+      const r = daemons[0];
+      if (r === undefined) return "";
+      const what = async (w: string) => `${w} ${await r.metric("secprof_recorder_attribution", { what: w })}`;
+      const miss = async (m: string) =>
+        `${m} ${await r.metric("secprof_recorder_attribution_misses", { reason: m })}`;
+      const parts = await Promise.all([
+        what("waited"),
+        what("coalesced"),
+        miss("exited"),
+        miss("backlogFull"),
+      ]);
+      return `recorder attribution: ${parts.join(", ")}`;
+    };
     const diagnostics = async () =>
       [await daemons[0]?.metrics("secprof_recorder"), ...daemons.map((d) => d.diagnostics())].join("\n\n");
 
@@ -234,7 +249,10 @@ describe.skipIf(skip)(
         }),
       );
       for (const { w, result } of enforced) {
-        expect(result.status, `${w.app} under its profile: ${result.stdout}${result.stderr}`).toBe(0);
+        expect(
+          result.status,
+          `${w.app} under its profile: ${result.stdout}${result.stderr} (${await attributionSummary()})`,
+        ).toBe(0);
         expect(result.stdout.trim().split("\n").at(-1)).toBe("CHECK-OK");
       }
 
@@ -261,7 +279,9 @@ describe.skipIf(skip)(
         }),
       );
       laps.push(lap("enforce", t));
-      console.log(`node simulation: ${laps.join(", ")}; total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      console.log(
+        `node simulation: ${laps.join(", ")}; total ${((Date.now() - t0) / 1000).toFixed(1)} s; ${await attributionSummary()}`,
+      );
     }, 300_000);
   },
 );

@@ -24,7 +24,7 @@ import { BpfSyscallAttributor } from "./daemon/bpf-syscalls.js";
 import { RecorderConfig } from "./daemon/config.js";
 import { EXEC_TRACKER_PROGRAM, ExecTracker } from "./daemon/exec-tracker.js";
 import { logBarrier, settle } from "./daemon/log-barrier.js";
-import { RecorderCore } from "./daemon/recorder-core.js";
+import { auditFactKey, RecorderCore } from "./daemon/recorder-core.js";
 import { RecorderLoss } from "./daemon/recorder-loss.js";
 import { recorderHostAdapters, registerRecorderHostMetrics } from "./host/adapters.js";
 import type { RecorderPodIndex } from "./host/recorder-pod-index.js";
@@ -84,10 +84,13 @@ const logsMode = cfg.SECPROF_RECORDERS.has("logs");
 const bpfMode = cfg.SECPROF_RECORDERS.has("bpf");
 /** Whether an exec tracker may name the namespaces of exited processes (see SECPROF_EXEC_WAIT_MS). */
 const execWaitMs = bpfMode || cfg.SECPROF_EXEC_TRACKER !== "off" ? cfg.SECPROF_EXEC_WAIT_MS : 0;
-const resolver = new AttributionResolver<RawEvent>({
+const resolver: AttributionResolver<RawEvent> = new AttributionResolver<RawEvent>({
   podIndex,
   procRoot: cfg.SECPROF_PROC_ROOT,
   exitedWaitMs: execWaitMs,
+  // Without a running tracker no exec is coming: records stop waiting for one at once.
+  execWatermark: () => (bpf?.state === "running" ? tracker.watermark() : Date.now()),
+  factKey: auditFactKey,
   onAttributed: core.onAuditEvent,
   onError: (err) => log.warn({ err }, "attribution sink"),
 });
@@ -245,6 +248,7 @@ if (bpfMode) {
   source = new BpftraceSource({ ...bpfOptions, program: EXEC_TRACKER_PROGRAM });
   source.onEvent((e) => {
     if (e.type === "exec") tracker.onExec(e);
+    else if (e.type === "tick") tracker.onTick(e.monoNs);
   });
 }
 if (source !== undefined) {

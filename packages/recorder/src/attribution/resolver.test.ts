@@ -59,7 +59,7 @@ const podB = () =>
 /** Every event is accounted for exactly once. */
 function balanced(s: AttributionStats): void {
   const misses = Object.values(s.misses).reduce((a, b) => a + b, 0);
-  expect(s.attributed + s.replayed + misses + s.backlogEvents).toBe(s.events);
+  expect(s.attributed + s.replayed + s.coalesced + misses + s.backlogEvents).toBe(s.events);
 }
 
 beforeEach(() => {
@@ -449,6 +449,74 @@ describe("exited processes wait for the exec tracker", () => {
     s = r.stats();
     expect(s.misses).toMatchObject({ exited: 1, backlogFull: 3 });
     balanced(s);
+  });
+});
+
+describe("exited processes: facts held once, waits ended by the exec tracker's watermark", () => {
+  const NS = 4026532001;
+  const shell = () => fake.spawn({ pid: 100, start: 5000, cgroup: cgA, mntns: NS });
+
+  it("keeps one held event per fact, so a process's later calls are not refused by the bound", () => {
+    podA();
+    shell();
+    // redis-cli: a hundred calls of a few kinds, then connect; the bound is 3 distinct facts here.
+    const r = resolver({ backlogPerPid: 3, factKey: (e) => String(e.n) });
+    for (const n of [1, 1, 2, 1, 2, 2, 1, 3, 3]) expect(r.submit(4242, { n })).toBe("waiting");
+    expect(r.submit(4242, { n: 4 })).toBe("backlog-full"); // a fourth distinct fact is over the bound
+    expect(r.stats()).toMatchObject({ waitingEvents: 3, coalesced: 6 });
+    balanced(r.stats());
+    r.learnMntns(4242, NS, 100);
+    expect(got.map(([e]) => e.n)).toEqual([1, 2, 3]);
+    // The pod backlog (container known, pod not yet indexed) coalesces the same way.
+    index.removePod(UID_A);
+    fake.spawn({ pid: 101, start: 5001, cgroup: cgA, mntns: NS });
+    for (const n of [5, 5, 6, 5]) expect(r.submit(101, { n })).toBe("backlogged");
+    podA();
+    expect(got.map(([e]) => e.n)).toEqual([1, 2, 3, 5, 6]);
+    const s = r.stats();
+    expect(s).toMatchObject({ coalesced: 8, backlogEvents: 0 });
+    expect(s.misses.backlogFull).toBe(1);
+    balanced(s);
+  });
+
+  it("stops waiting once the tracker has delivered every exec up to past the event, not before", () => {
+    podA();
+    shell();
+    let watermark: number | undefined;
+    const r = resolver({ exitedWaitMs: 30_000, execWatermark: () => watermark });
+    const t = now;
+    const at = now - 20; // the audit record's time
+    expect(r.submit(4242, { n: 1 }, { eventTimeMs: at })).toBe("waiting");
+    // The tracker lags (no tick yet, then one from before the event): keep waiting.
+    now += 5000;
+    r.sweep();
+    watermark = at - 1000;
+    r.sweep();
+    expect(r.waitingSince(t)).toBe(true);
+    // Past the event, but within the margin for other CPUs' buffers: still waiting.
+    watermark = at + 499;
+    expect(r.waitingSince(t)).toBe(true);
+    // Past the event and the margin: its exec would have arrived. An exited miss, at once.
+    watermark = at + 500;
+    expect(r.waitingSince(t)).toBe(false);
+    r.sweep();
+    expect(r.stats().misses.exited).toBe(1);
+    balanced(r.stats());
+  });
+
+  it("keeps waiting for a namespace's container when the tracker named the namespace", () => {
+    shell();
+    podA();
+    const watermark = now + 60_000;
+    const r = resolver({ exitedWaitMs: 30_000, execWatermark: () => watermark });
+    // The exec was seen (namespace known) but that namespace's container is not learned yet.
+    expect(r.submit(4242, { n: 1 }, { mntns: NS + 1, eventTimeMs: now })).toBe("waiting");
+    r.sweep();
+    expect(r.stats()).toMatchObject({ waitingEvents: 1 });
+    now += 30_000; // the TTL bounds it
+    r.sweep();
+    expect(r.stats().misses.exited).toBe(1);
+    balanced(r.stats());
   });
 });
 

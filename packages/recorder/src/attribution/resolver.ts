@@ -32,6 +32,12 @@ import { ProcReader } from "./proc-reader.js";
  *   for a short-lived process often arrives after its audit records (bpftrace prints late under
  *   load). When `learnMntns` names the pid's namespace, or the namespace's container is learned,
  *   they are replayed in order (or move to the pod backlog); on expiry they are `exited` misses.
+ *   They expire once the exec tracker's watermark (`execWatermark`) is past their time — the
+ *   exec, if it happened while the tracker watched, would have arrived — or, when the tracker is
+ *   behind or silent, after `exitedWaitMs`.
+ * - Held events are kept once per fact (`factKey`): the sink needs each fact of a process once, and
+ *   a process's 200th syscall (redis-cli's connect) must not be refused by the per-process bound
+ *   because the 128 before it were the same few calls.
  */
 
 export interface Attribution {
@@ -69,7 +75,7 @@ export interface AttributionMisses {
 
 /**
  * Monotonic counters (and a few gauges) for the recorder's metrics. Every submitted event ends
- * up in exactly one of: attributed, replayed, a miss, or (still) the backlog.
+ * up in exactly one of: attributed, replayed, coalesced, a miss, or (still) the backlog.
  */
 export interface AttributionStats {
   events: number;
@@ -92,6 +98,8 @@ export interface AttributionStats {
   sinkErrors: number;
   /** Events of exited processes held for the exec tracker (replayed later, or `exited` misses). */
   waited: number;
+  /** Held events not kept because the same process already had one with the same fact held. */
+  coalesced: number;
   /** Gauges. Backlog figures include the events waiting for the exec tracker (`waitingEvents`). */
   backlogKeys: number;
   backlogEvents: number;
@@ -128,10 +136,17 @@ export interface ResolverOptions<E> {
   /** How long held events wait for the pod index (default 120 s). */
   backlogTtlMs?: number;
   /**
-   * How long events of an exited process whose namespace is unknown wait for `learnMntns` (the
-   * exec tracker) to name it (default 3000 ms: its print latency under load; 0 = no wait).
+   * Longest wait of an exited process's events for `learnMntns` (the exec tracker) to name its
+   * namespace, or for that namespace's container to be learned (default 3000 ms; 0 = no wait).
    */
   exitedWaitMs?: number;
+  /**
+   * Wall-clock ms up to which the exec tracker has delivered every exec (see ExecTracker). Events
+   * still waiting for their exec when it is past their time (plus a margin) stop waiting at once.
+   */
+  execWatermark?: () => number | undefined;
+  /** The fact an event carries: held events of one process are kept once per key. */
+  factKey?: (event: E) => string;
   /** Exited processes with waiting events (default 256; the oldest is dropped, as `backlogFull`). */
   exitedWaitPids?: number;
   /** USER_HZ (default 100 on every mainstream architecture). */
@@ -161,24 +176,34 @@ interface MntnsEntry {
   key: string;
 }
 
-interface BacklogEntry<E> {
+/** Events held for one process; `facts`: the keys of those events (with `factKey`). */
+interface Held<E> {
+  events: E[];
+  facts: Set<string> | undefined;
+  since: number;
+}
+
+interface BacklogEntry<E> extends Held<E> {
   key: string;
   container: CgroupContainer;
   mntns: number | undefined;
   via: Attribution["via"];
-  events: E[];
-  since: number;
 }
 
 /** Events of an exited process waiting for its namespace (or that namespace's container). */
-interface WaitEntry<E> {
+interface WaitEntry<E> extends Held<E> {
   pid: number;
   mntns: number | undefined;
-  events: E[];
-  since: number;
+  /** Wall-clock ms of the newest event held (its audit time, else when it was held). */
+  latest: number;
 }
 
 const BOOT_CLOCK_REFRESH_MS = 10_000;
+/**
+ * How far the exec tracker's watermark must be past an event before its exec is given up: the
+ * tracker's per-CPU buffers are read in turn, so an exec line can trail a later tick a little.
+ */
+const WATERMARK_MARGIN_MS = 500;
 const HOST_MNTNS_CAPACITY = 256;
 
 export class AttributionResolver<E> {
@@ -195,6 +220,8 @@ export class AttributionResolver<E> {
   readonly #backlogTtl: number;
   readonly #waitTtl: number;
   readonly #maxWaitPids: number;
+  readonly #watermark: (() => number | undefined) | undefined;
+  readonly #factKey: ((event: E) => string) | undefined;
 
   readonly #cache: Lru<number, Identity>;
   readonly #mntns: Lru<number, MntnsEntry>;
@@ -231,6 +258,7 @@ export class AttributionResolver<E> {
     mntnsHostConflicts: 0,
     sinkErrors: 0,
     waited: 0,
+    coalesced: 0,
   };
 
   constructor(opts: ResolverOptions<E>) {
@@ -247,6 +275,8 @@ export class AttributionResolver<E> {
     this.#backlogTtl = opts.backlogTtlMs ?? 120_000;
     this.#waitTtl = opts.exitedWaitMs ?? 3000;
     this.#maxWaitPids = opts.exitedWaitPids ?? 256;
+    this.#watermark = opts.execWatermark;
+    this.#factKey = opts.factKey;
     this.#cache = new Lru(opts.cacheSize ?? 4096);
     this.#mntns = new Lru(opts.mntnsCapacity ?? 8192);
     this.#hostMntns = new Lru(HOST_MNTNS_CAPACITY);
@@ -283,7 +313,7 @@ export class AttributionResolver<E> {
     }
     switch (r.kind) {
       case "exited":
-        if (this.#waitTtl > 0) return this.#wait(pid, opts.mntns, event);
+        if (this.#waitTtl > 0) return this.#wait(pid, opts.mntns, event, opts.eventTimeMs);
         this.#s.misses.exited++;
         return "exited";
       case "not-container":
@@ -413,9 +443,10 @@ export class AttributionResolver<E> {
    */
   waitingSince(t: number): boolean {
     const now = this.#now();
+    const wm = this.#watermark?.();
     for (const w of this.#waiting.values()) {
       if (w.since > t) return false; // insertion order = age order
-      if (now - w.since < this.#waitTtl) return true;
+      if (!this.#expired(w, now, wm)) return true;
     }
     return false;
   }
@@ -432,8 +463,9 @@ export class AttributionResolver<E> {
       this.#s.misses.podUnknown += e.events.length;
       this.#dropBacklog(e);
     }
-    for (const w of this.#waiting.values()) {
-      if (now - w.since < this.#waitTtl) break;
+    const wm = this.#watermark?.();
+    for (const w of [...this.#waiting.values()]) {
+      if (!this.#expired(w, now, wm)) continue; // not in age order: the watermark is per event time
       this.#s.misses.exited += w.events.length;
       this.#dropWait(w);
     }
@@ -471,6 +503,39 @@ export class AttributionResolver<E> {
   }
 
   // --- internals ------------------------------------------------------------------------------
+
+  /**
+   * A wait ends after the TTL, or, while the exec is all it waits for (namespace unknown), once
+   * the tracker has delivered every exec up to past the newest event held.
+   */
+  #expired(w: WaitEntry<E>, now: number, watermark: number | undefined): boolean {
+    if (now - w.since >= this.#waitTtl) return true;
+    return w.mntns === undefined && watermark !== undefined && watermark >= w.latest + WATERMARK_MARGIN_MS;
+  }
+
+  /** Adds `event` to held events unless one with the same fact is held: false when it was coalesced. */
+  #keep(h: Held<E>, event: E): boolean {
+    if (h.facts !== undefined && this.#factKey !== undefined) {
+      const k = this.#factKey(event);
+      if (h.facts.has(k)) {
+        this.#s.coalesced++;
+        return false;
+      }
+      h.facts.add(k);
+    }
+    h.events.push(event);
+    return true;
+  }
+
+  #held(event: E): Held<E> {
+    const h: Held<E> = {
+      events: [],
+      facts: this.#factKey === undefined ? undefined : new Set(),
+      since: this.#now(),
+    };
+    this.#keep(h, event);
+    return h;
+  }
 
   #answer(id: Identity, via: "pid" | "pid-history"): PidLookup {
     if (id.container === undefined) return { kind: "not-container", monitor: id.monitor };
@@ -575,12 +640,11 @@ export class AttributionResolver<E> {
   ): SubmitOutcome {
     const held = this.#backlog.get(key);
     if (held !== undefined) {
-      if (held.events.length >= this.#perPid) {
+      if (held.events.length >= this.#perPid && !held.facts?.has(this.#factKey?.(event) ?? "")) {
         this.#s.misses.backlogFull++;
         return "backlog-full";
       }
-      held.events.push(event);
-      if (!moved) this.#s.backlogged++;
+      if (this.#keep(held, event) && !moved) this.#s.backlogged++;
       return "backlogged";
     }
     if (this.#backlog.size >= this.#maxPids) {
@@ -590,7 +654,7 @@ export class AttributionResolver<E> {
         this.#dropBacklog(oldest.value);
       }
     }
-    const entry: BacklogEntry<E> = { key, container, mntns, via, events: [event], since: this.#now() };
+    const entry: BacklogEntry<E> = { key, container, mntns, via, ...this.#held(event) };
     this.#backlog.set(key, entry);
     const id = container.containerId;
     const keys = this.#backlogByContainer.get(id) ?? new Set<string>();
@@ -601,7 +665,8 @@ export class AttributionResolver<E> {
   }
 
   /** Holds an event of exited `pid` until its namespace's container is known (bounded, see `sweep`). */
-  #wait(pid: number, mntns: number | undefined, event: E): SubmitOutcome {
+  #wait(pid: number, mntns: number | undefined, event: E, eventTimeMs: number | undefined): SubmitOutcome {
+    const at = eventTimeMs ?? this.#now();
     let w = this.#waiting.get(pid);
     if (w === undefined) {
       if (this.#waiting.size >= this.#maxWaitPids) {
@@ -611,15 +676,17 @@ export class AttributionResolver<E> {
           this.#dropWait(oldest.value);
         }
       }
-      w = { pid, mntns: undefined, events: [], since: this.#now() };
+      w = { pid, mntns: undefined, latest: at, ...this.#held(event) };
       this.#waiting.set(pid, w);
+    } else {
+      if (w.events.length >= this.#perPid && !w.facts?.has(this.#factKey?.(event) ?? "")) {
+        this.#s.misses.backlogFull++;
+        return "backlog-full";
+      }
+      w.latest = Math.max(w.latest, at);
+      if (!this.#keep(w, event)) return "waiting";
     }
     if (w.mntns === undefined && mntns !== undefined) this.#indexWait(w, mntns);
-    if (w.events.length >= this.#perPid) {
-      this.#s.misses.backlogFull++;
-      return "backlog-full";
-    }
-    w.events.push(event);
     this.#s.backlogged++;
     this.#s.waited++;
     return "waiting";

@@ -95,6 +95,9 @@ export class BpfSyscallAttributor {
       case "snapshot":
         this.#afterSnapshot();
         return;
+      case "tick":
+        this.#o.tracker.onTick(e.monoNs);
+        return;
     }
   };
 

@@ -29,11 +29,13 @@ export const RecorderConfig = z.object({
    */
   SECPROF_EXEC_TRACKER: z.enum(["auto", "on", "off"]).default("auto"),
   /**
-   * How long audit records of a process that exited before /proc was read wait for the exec
-   * tracker to name its mount namespace (its exec event can arrive after them under load); then
-   * they count as `exited` misses. A pod's end waits (at most this long) for those held before it.
+   * Longest wait of audit records of a process that exited before /proc was read for the exec
+   * tracker to name its mount namespace (its exec event arrives after them under load); then they
+   * count as `exited` misses. They stop waiting sooner, about a second after their time, once the
+   * tracker's ticks show it has delivered every exec up to then; this bound is for a tracker that
+   * is behind (starved of CPU). A pod's end waits (at most this long) for those held before it.
    */
-  SECPROF_EXEC_WAIT_MS: int(3000),
+  SECPROF_EXEC_WAIT_MS: int(30_000),
   /**
    * The AppArmor eBPF recorder (recorder: Bpf, kind AppArmorProfile), with SECPROF_RECORDERS
    * including bpf. `auto`: started, and the daemon runs without it if bpftrace cannot attach it

@@ -3,6 +3,9 @@ import { Lru } from "../attribution/lru.js";
 import type { AttributionResolver } from "../attribution/resolver.js";
 import type { ExecEvent } from "../sources/bpf/parse.js";
 
+/** CLOCK_MONOTONIC in ns, the clock of bpftrace's `nsecs` (libuv's hrtime reads the same clock). */
+const monotonicNs = () => Number(process.hrtime.bigint());
+
 /** exec-tracker.bt: one probe on sched_process_exec, printed in syscalls.bt's line format. */
 export const EXEC_TRACKER_PROGRAM = fileURLToPath(new URL("./exec-tracker.bt", import.meta.url));
 
@@ -41,17 +44,22 @@ export class ExecTracker {
   readonly #pids: Lru<number, { mntns: number; at: number }>;
   readonly #resolver: Pick<AttributionResolver<unknown>, "learnMntns">;
   readonly #now: () => number;
+  readonly #monoNow: () => number;
   readonly #s = { execs: 0, learned: 0 };
+  #watermark: number | undefined;
 
   constructor(opts: {
     resolver: Pick<AttributionResolver<unknown>, "learnMntns">;
     capacity?: number;
     now?: () => number;
+    /** CLOCK_MONOTONIC, ns (tests). */
+    monotonicNs?: () => number;
   }) {
     this.#resolver = opts.resolver;
     // Entries are needed only until auditd has written the process's records (seconds).
     this.#pids = new Lru(opts.capacity ?? 16_384);
     this.#now = opts.now ?? Date.now;
+    this.#monoNow = opts.monotonicNs ?? monotonicNs;
   }
 
   /** Returns whether the exec's namespace is known (now) to be a container's. */
@@ -61,6 +69,24 @@ export class ExecTracker {
     const learned = this.#resolver.learnMntns(e.pid, e.mntns, e.ppid);
     if (learned) this.#s.learned++;
     return learned;
+  }
+
+  /**
+   * The program reported that every exec up to monotonic time `monoNs` has been printed (a tick
+   * line). Kept as wall-clock ms, the audit records' clock: now minus how long ago that was.
+   */
+  onTick(monoNs: number): void {
+    const wall = this.#now() - (this.#monoNow() - monoNs) / 1e6;
+    if (this.#watermark === undefined || wall > this.#watermark) this.#watermark = wall;
+  }
+
+  /**
+   * Wall-clock ms up to which every exec on the node has reached us (undefined before the first
+   * tick). A process whose audit record is older than this and whose exec we never saw did not
+   * exec while we watched: its records need not wait for the tracker any longer.
+   */
+  watermark(): number | undefined {
+    return this.#watermark;
   }
 
   /** The mount namespace `pid` exec'd into, if that exec preceded the event. */

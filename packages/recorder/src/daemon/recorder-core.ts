@@ -18,6 +18,15 @@ import type { Attribution } from "../attribution/resolver.js";
 import type { AppArmorFactKind, DeltaBatcher } from "../queue/delta-batcher.js";
 import { type ContainerFacts, targetsFor } from "./targets.js";
 
+/**
+ * The fact an audit event carries, for holding events while attribution waits: two events that
+ * differ only in when and by which pid they happened (a process's 100th `read`) add nothing new.
+ */
+export function auditFactKey(e: RawEvent): string {
+  const { ts: _ts, auditId: _id, pid: _pid, ...fact } = e;
+  return JSON.stringify(fact);
+}
+
 /** What the recorder needs from the cluster (the pod index and the recordings watcher). */
 export interface ClusterView {
   recordings(namespace: string): ProfileRecording[];

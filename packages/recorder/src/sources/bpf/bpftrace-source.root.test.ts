@@ -80,7 +80,7 @@ class Recording {
 }
 
 async function record(
-  body: () => Promise<void>,
+  body: (rec: Recording) => Promise<void>,
   opts: BpftraceSourceOptions = {},
 ): Promise<{ rec: Recording; stats: Awaited<ReturnType<BpftraceSource["stop"]>> }> {
   const rec = new Recording();
@@ -89,7 +89,7 @@ async function record(
   const started = await src.start();
   if (!started.ok) throw new Error(`${started.problem}\n${started.stderr}`);
   try {
-    await body();
+    await body(rec);
   } finally {
     await src.stop();
   }
@@ -188,6 +188,25 @@ describe.each(["libbpf", "bpftrace"] as const)("BpftraceSource on the real kerne
     // Only this command lives in that namespace: no other ABI shows up there either.
     expect(rec.syscalls(ns ?? 0, "x86").size + rec.syscalls(ns ?? 0, "x32").size).toBe(0);
     console.info(`${_name}: ${ran.ms.toFixed(1)} ms, ${recorded.size} syscalls in mntns ${ns}`);
+  });
+
+  it("delivers every exec before a tick taken after it (the exec tracker's watermark)", async () => {
+    let exited = 0n;
+    const pids: number[] = [];
+    const { rec } = await record(async (rec) => {
+      for (let i = 0; i < 5; i++) pids.push((await run([...UNSHARE, "/bin/true"])).pid);
+      exited = process.hrtime.bigint();
+      const deadline = Date.now() + 10_000;
+      while (!rec.events.some((e) => e.type === "tick" && BigInt(e.monoNs) > exited) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+    });
+    const firstAfter = rec.events.findIndex((e) => e.type === "tick" && BigInt(e.monoNs) > exited);
+    expect(firstAfter, "a tick after the runs").toBeGreaterThan(0);
+    const before = rec.events.slice(0, firstAfter).flatMap((e) => (e.type === "exec" ? [e.pid] : []));
+    expect(
+      pids.every((p) => before.includes(p)),
+      `execs ${before.join(" ")} before the tick; runs ${pids.join(" ")}`,
+    ).toBe(true);
   });
 
   it("keeps concurrent namespaces apart", async () => {

@@ -550,6 +550,9 @@ export class BpftraceSource {
         this.#markers.get(p.event.pid)?.(p.attached);
         this.#emit(p.event);
         return;
+      case "tick":
+        this.#emit({ type: "tick", monoNs: p.monoNs });
+        return;
       case "final":
         this.#finalPending = true;
         return;

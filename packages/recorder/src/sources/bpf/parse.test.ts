@@ -76,6 +76,23 @@ describe("parseLine on real bpftrace output", () => {
     expect(parseLine(lines[0] ?? "")).toEqual({ kind: "attached", probes: 5 });
   });
 
+  it("reads tick lines as bpftrace and the CO-RE loader print them, and drops malformed ones", () => {
+    // Captured from exec-tracker.bt under bpftrace 0.17 and from core/out/secprof-bpf.
+    expect(parseLine(`{"type": "value", "data": ["tick",21672880644274]}`)).toEqual({
+      kind: "tick",
+      monoNs: 21672880644274,
+    });
+    expect(parseLine(`{"type": "value", "data": ["tick", 21667802817937]}`)).toEqual({
+      kind: "tick",
+      monoNs: 21667802817937,
+    });
+    for (const bad of [`["tick",-1]`, `["tick","1"]`, `["tick",1.5]`])
+      expect(parseLine(`{"type": "value", "data": ${bad}}`)).toMatchObject({
+        kind: "drop",
+        reason: "schema",
+      });
+  });
+
   it("finds the three ABIs in the map keys", () => {
     const entries = mapOf(parseLine(lines[9] ?? ""));
     const decoded = Object.keys(entries).map(decodeKey);

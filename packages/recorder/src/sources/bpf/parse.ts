@@ -50,7 +50,18 @@ export interface SnapshotEvent {
   full: boolean;
 }
 
-export type BpfEvent = SyscallsEvent | ExecEvent | SnapshotEvent;
+/**
+ * The program's clock at a moment after which every exec line up to it has been printed (the
+ * interval probe's `nsecs` under bpftrace, the loader's after draining its ring buffer): how far
+ * the exec stream has provably got, so that audit records waiting for an exec need not wait longer.
+ */
+export interface TickEvent {
+  type: "tick";
+  /** CLOCK_MONOTONIC, ns (bpftrace's `nsecs`). */
+  monoNs: number;
+}
+
+export type BpfEvent = SyscallsEvent | ExecEvent | SnapshotEvent | TickEvent;
 
 export type DropReason =
   | JsonLineDrop
@@ -72,12 +83,13 @@ const u32 = count.max(0xffff_ffff);
 
 const ExecTuple = z.tuple([z.literal("exec"), u32, u32, u32, z.string(), z.string(), count]);
 const MarkerTuple = z.tuple([z.enum(["ready", "final", "end"]), z.number()]);
+const TickTuple = z.tuple([z.literal("tick"), count]);
 
 const LineSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("attached_probes"), data: z.object({ probes: count }) }),
   z.object({ type: z.literal("lost_events"), data: z.object({ events: count }) }),
   z.object({ type: z.literal("map"), data: z.strictObject({ "@sc": z.record(z.string(), count) }) }),
-  z.object({ type: z.literal("value"), data: z.union([ExecTuple, MarkerTuple]) }),
+  z.object({ type: z.literal("value"), data: z.union([ExecTuple, TickTuple, MarkerTuple]) }),
 ]);
 
 /** One stdout line of syscalls.bt, classified. Never throws. */
@@ -90,6 +102,7 @@ export type ParsedLine =
   | { kind: "lost"; events: number }
   /** `attached`: the exec's own execve was already in the syscall map (the sys_enter probe is live). */
   | { kind: "exec"; event: ExecEvent; attached: boolean }
+  | { kind: "tick"; monoNs: number }
   | { kind: "map"; entries: Record<string, number> }
   | { kind: "drop"; reason: DropReason; detail: string };
 
@@ -114,6 +127,7 @@ export function parseLine(line: string): ParsedLine {
           attached: execveSeen > 0,
         };
       }
+      if (d[0] === "tick") return { kind: "tick", monoNs: d[1] };
       return { kind: d[0] };
     }
   }

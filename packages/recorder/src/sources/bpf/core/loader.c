@@ -8,6 +8,7 @@
  *   {"type": "value", "data": ["ready", 0]}            once every probe is attached
  *   {"type": "value", "data": ["exec", pid, ppid, mntns, comm, filename, seen]}
  *   {"type": "map", "data": {"@sc": {"<mntns>,<compat>,<id>": n, ...}}}   every interval
+ *   {"type": "value", "data": ["tick", ns]}   after each map: every exec before CLOCK_MONOTONIC ns is printed
  *   {"type": "lost_events", "data": {"events": n}}      exec events the ring buffer dropped
  *   {"type": "value", "data": ["final", 0]}, the final map, {"type": "value", "data": ["end", 0]}
  *
@@ -107,11 +108,13 @@ static void print_map(int fd, int ncpus, int percpu) {
   printf("}}}\n");
 }
 
-static uint64_t now_ms(void) {
+static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+static uint64_t now_ms(void) { return now_ns() / 1000000ull; }
 
 int main(int argc, char **argv) {
   if (argc != 6) {
@@ -197,8 +200,12 @@ int main(int argc, char **argv) {
   while (!stopping) {
     uint64_t t = now_ms();
     if (t >= next) {
+      /* Drain the execs first: the tick then vouches for every exec submitted before it was read. */
+      uint64_t tick = now_ns();
+      ring_buffer__consume(rb);
       REPORT_LOST();
       print_map(sc_fd, ncpus, counts);
+      printf("{\"type\": \"value\", \"data\": [\"tick\", %llu]}\n", (unsigned long long)tick);
       next += (uint64_t)interval;
       if (next <= t) next = t + (uint64_t)interval;
       continue;
