@@ -18,21 +18,32 @@
  * writer runs first, then the follower starts from a checkpoint at offset 0 of the first file and has to
  * walk every rotated file in order: the follower's own capacity across rotation, as after a restart.
  *
+ * Measured as the daemon runs: plain node on compiled JS. Started under vite-node, the script bundles itself
+ * (from packages/<pkg>/src, as bench/parse.ts does) and runs the bundle with node: vite-node rewrites every module it
+ * loads (imports become getters on module objects) and ran the ingest path about 2x slower than node runs
+ * the built JS, and it took @secprof/core from dist/, which may be stale.
+ *
  * Exit code is 0 whatever the budgets say (they are reported, not asserted) unless our follower loses lines.
  */
+import { spawn } from "node:child_process";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { basename, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import TailFile from "@logdna/tail-file";
 import type { ParsedEvent } from "@secprof/core";
 import type { Checkpoint } from "../packages/core/src/checkpoint.js";
 import { recorderParser } from "../packages/recorder/src/daemon/audit-parse.js";
 import { AuditLogFollower } from "../packages/recorder/src/sources/audit-log-follower.js";
+import { bundleForNode } from "./lib/measure.js";
 import { writeResults } from "./lib/report.js";
 import { type BenchRow, benchRow } from "./lib/result.js";
+
+/** Set in the bundled run to the bench directory (the bundle itself lives in a temp directory). */
+const BENCH_DIR_ENV = "SECPROF_BENCH_TAIL_DIR";
+const BENCH_DIR = process.env[BENCH_DIR_ENV] ?? dirname(fileURLToPath(import.meta.url));
 
 export type RotationKind = "rename" | "copytruncate";
 export type TailerName = "ours" | "logdna" | "node-tail";
@@ -68,6 +79,11 @@ export interface HarnessResult {
   /** Delivered strings that are not a whole line of ours: split or merged lines. */
   foreign: number;
   linesPerSec: number;
+  /**
+   * CPU time of the whole process (every thread) per delivered line: on a shared machine it moves less
+   * than lines/s. Live runs include the writer thread; backlog runs are the reader alone (and GC).
+   */
+  cpuUsPerLine: number;
   writerLinesPerSec: number;
   rotations: number;
   seconds: number;
@@ -229,7 +245,7 @@ type NodeTailCtor = new (path: string, options: Record<string, unknown>) => Node
 /** node-tail as the design named it: `new Tail(path, {follow: true, fromBeginning: true})`. */
 function nodeTail(): Tailer {
   // Loaded from testkit, which owns the dependency; it ships no types, hence the local interface.
-  const require = createRequire(new URL("../packages/testkit/package.json", import.meta.url));
+  const require = createRequire(join(BENCH_DIR, "../packages/testkit/package.json"));
   const { Tail } = require("tail") as { Tail: NodeTailCtor };
   let tail: NodeTail | undefined;
   return {
@@ -298,6 +314,7 @@ export async function runTailRotation(o: HarnessOptions): Promise<HarnessResult>
   const first = await stat(path);
   if (!o.backlog) await tailer.start(path, onLine);
   let t0 = performance.now();
+  let cpu0 = process.cpuUsage();
   const worker = new Worker(WRITER, {
     eval: true,
     workerData: { path, total: o.lines, rotateMs: o.rotateMs, keep: o.keep, kind: o.kind, rate: o.rate ?? 0 },
@@ -313,6 +330,7 @@ export async function runTailRotation(o: HarnessOptions): Promise<HarnessResult>
   if (o.backlog) {
     writer = await written;
     t0 = performance.now();
+    cpu0 = process.cpuUsage();
     await tailer.start(path, onLine, { v: 1, dev: first.dev, ino: first.ino, offset: 0, path });
   }
   const deadline = t0 + o.timeLimitMs;
@@ -324,6 +342,7 @@ export async function runTailRotation(o: HarnessOptions): Promise<HarnessResult>
     if (writer !== undefined && now - Math.max(lastAt, t0 + writer.seconds * 1000) > 3000) break;
     if (now > deadline) break;
   }
+  const cpu = process.cpuUsage(cpu0);
   await tailer.stop();
   clearInterval(sampler);
   await worker.terminate();
@@ -351,6 +370,7 @@ export async function runTailRotation(o: HarnessOptions): Promise<HarnessResult>
     outOfOrder,
     foreign,
     linesPerSec: delivered / seconds,
+    cpuUsPerLine: (cpu.user + cpu.system) / delivered,
     writerLinesPerSec: o.lines / w.seconds,
     rotations: w.rotations,
     seconds,
@@ -477,6 +497,7 @@ async function main(): Promise<number> {
     "foreign",
     "lines/s",
     "vs ours",
+    "cpu µs/line",
     "writer lines/s",
     "rotations",
     "events parsed",
@@ -495,6 +516,7 @@ async function main(): Promise<number> {
       fmt(r.foreign),
       fmt(r.linesPerSec),
       base ? `${(r.linesPerSec / base.linesPerSec).toFixed(2)}x` : "",
+      r.cpuUsPerLine.toFixed(3),
       fmt(r.writerLinesPerSec),
       String(r.rotations),
       r.events === undefined ? "–" : fmt(r.events),
@@ -515,7 +537,7 @@ async function main(): Promise<number> {
     console.log(`${what} 100% exactly once, in order: ${exact ? "PASS" : "FAIL"}`);
     if (r.missing > 0 || (r.events !== undefined && r.events !== r.unique)) lost = true;
   }
-  writeResults(resolve(new URL(".", import.meta.url).pathname, "out"), "tail-rotation", {
+  writeResults(join(BENCH_DIR, "out"), "tail-rotation", {
     summary: summaryRows(results, parse, rate),
     lines,
     rate,
@@ -527,8 +549,26 @@ async function main(): Promise<number> {
   return lost ? 1 : 0;
 }
 
-// Runs as a script (node on the compiled file, or vite-node, which drops the script from argv).
-const entry = process.argv[1] ?? "";
-if (/^vite-node(\.mjs)?$/.test(basename(entry)) || import.meta.url === pathToFileURL(resolve(entry)).href) {
-  process.exitCode = await main();
+/** Bundles this script and runs it with plain node (see the header); returns its exit code. */
+async function runBundled(): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), "secprof-bench-tail-bundle-"));
+  try {
+    const bundle = join(dir, "tail-rotation.mjs");
+    await bundleForNode(resolve(BENCH_DIR, ".."), fileURLToPath(import.meta.url), bundle);
+    const child = spawn(process.execPath, [bundle, ...process.argv.slice(2)], {
+      stdio: "inherit",
+      env: { ...process.env, [BENCH_DIR_ENV]: BENCH_DIR },
+    });
+    return await new Promise<number>((res, rej) => {
+      child.once("error", rej);
+      child.once("exit", (code) => res(code ?? 1));
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
+
+// Runs as a script: under vite-node (which drops the script from argv) it runs its bundle with node.
+const entry = process.argv[1] ?? "";
+if (/^vite-node(\.mjs)?$/.test(basename(entry))) process.exitCode = await runBundled();
+else if (import.meta.url === pathToFileURL(resolve(entry)).href) process.exitCode = await main();

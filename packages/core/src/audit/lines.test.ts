@@ -74,42 +74,92 @@ describe("LineSplitter", () => {
   });
 });
 
+/**
+ * Text of short and long lines (some over the limit of 100 000, several decoded pieces long), and the
+ * cut points of the chunks it is fed in: `[from, to)` spans in order, covering it.
+ */
+const piecedText = fc
+  .tuple(
+    fc.array(fc.oneof({ weight: 5, arbitrary: fc.nat(300) }, fc.integer({ min: 60_000, max: 140_000 })), {
+      maxLength: 40,
+    }),
+    fc.array(fc.nat(3_000_000), { maxLength: 8 }),
+  )
+  .map(([lens, cuts]) => {
+    const text =
+      lens.map((n, i) => String.fromCharCode(97 + (i % 26)).repeat(n)).join("\n") +
+      (lens.length % 2 ? "\n" : "");
+    const spans: [number, number][] = [];
+    let at = 0;
+    for (const cut of [...cuts.filter((x) => x < text.length).sort((x, y) => x - y), text.length]) {
+      spans.push([at, Math.max(at, cut)]);
+      at = Math.max(at, cut);
+    }
+    return { text, bytes: Buffer.from(text, "latin1"), spans };
+  });
+const MAX = 100_000;
+
 describe("LineSplitter.eachRange", () => {
   it("gives the lines, drops and offsets of push(), whatever the chunk sizes (long lines, many pieces)", () => {
-    const line = fc.oneof({ weight: 5, arbitrary: fc.nat(300) }, fc.integer({ min: 60_000, max: 140_000 }));
     fc.assert(
-      fc.property(
-        fc.array(line, { maxLength: 40 }),
-        fc.array(fc.nat(3_000_000), { maxLength: 8 }),
-        (lens, cuts) => {
-          const text =
-            lens.map((n, i) => String.fromCharCode(97 + (i % 26)).repeat(n)).join("\n") +
-            (lens.length % 2 ? "\n" : "");
-          const bytes = Buffer.from(text, "latin1");
-          const max = 100_000;
-          const a = new LineSplitter(max, 0);
-          const d = new LineSplitter(max, 0);
-          const want: string[] = [];
-          const ranges: string[] = [];
-          let at = 0;
-          for (const cut of [...cuts.filter((x) => x < bytes.length).sort((x, y) => x - y), bytes.length]) {
-            want.push(...a.push(text.slice(at, cut)));
-            d.eachRange(
-              bytes,
-              (t, from, to) => {
-                expect(to === t.length || t.charCodeAt(to) === 10).toBe(true);
-                ranges.push(t.slice(from, to));
-              },
-              at,
-              Math.max(at, cut),
-            );
-            at = Math.max(at, cut);
-          }
-          expect(ranges).toEqual(want);
-          expect([d.dropped, d.committed, d.position]).toEqual([a.dropped, a.committed, a.position]);
-        },
-      ),
+      fc.property(piecedText, ({ text, bytes, spans }) => {
+        const a = new LineSplitter(MAX, 0);
+        const d = new LineSplitter(MAX, 0);
+        const want: string[] = [];
+        const ranges: string[] = [];
+        for (const [from, to] of spans) {
+          want.push(...a.push(text.slice(from, to)));
+          d.eachRange(
+            bytes,
+            (t, s, e) => {
+              expect(e === t.length || t.charCodeAt(e) === 10).toBe(true);
+              ranges.push(t.slice(s, e));
+            },
+            from,
+            to,
+          );
+        }
+        expect(ranges).toEqual(want);
+        expect([d.dropped, d.committed, d.position]).toEqual([a.dropped, a.committed, a.position]);
+      }),
       { numRuns: 40 },
     );
+  });
+});
+
+describe("LineSplitter.pushBytes", () => {
+  it("gives the lines, drops and offsets of push(), and after each piece commits exactly what it gave", () => {
+    fc.assert(
+      fc.property(piecedText, ({ text, bytes, spans }) => {
+        const a = new LineSplitter(MAX, 0);
+        const p = new LineSplitter(MAX, 0);
+        const want: string[] = [];
+        const got: string[] = [];
+        for (const [from, to] of spans) {
+          want.push(...a.push(text.slice(from, to)));
+          for (const lines of p.pushBytes(bytes, from, to)) {
+            got.push(...lines);
+            // The lines up to `committed` are the ones handed out: a checkpoint there loses nothing.
+            expect(reference(text.slice(0, p.committed), MAX).lines).toEqual(got);
+          }
+        }
+        expect(got).toEqual(want);
+        expect([p.dropped, p.committed, p.position]).toEqual([a.dropped, a.committed, a.position]);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("decodes nothing ahead of what was asked for", () => {
+    const bytes = Buffer.from(`${"x".repeat(99)}\n`.repeat(2000), "latin1"); // 200 000 bytes: 4 pieces
+    const s = new LineSplitter();
+    const pieces = s.pushBytes(bytes);
+    const first = pieces.next();
+    expect(first.done).toBe(false);
+    expect(s.position).toBeLessThan(bytes.length);
+    expect(s.committed).toBe((first.done ? [] : first.value).length * 100);
+    const rest = [...pieces].flat();
+    expect((first.done ? 0 : first.value.length) + rest.length).toBe(2000);
+    expect(s.committed).toBe(bytes.length);
   });
 });

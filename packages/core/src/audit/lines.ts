@@ -84,6 +84,19 @@ export class LineSplitter {
   }
 
   /**
+   * `push` of the latin1 text of `bytes[start, end)`, decoded `DECODE_PIECE` at a time: yields the lines
+   * each piece completes (maybe none). A piece is decoded and pushed only when the next value is asked
+   * for, so after each yield `committed` covers exactly the lines handed out so far: a consumer may stop
+   * between pieces and checkpoint. Lines a consumer reads right away are then still in cache, and each
+   * piece is an ordinary heap string, where a 1 MiB chunk is an external one (see `DECODE_PIECE`); a
+   * piece stays alive as long as a substring of it does.
+   */
+  *pushBytes(bytes: Buffer, start = 0, end = bytes.length): Generator<string[], void, undefined> {
+    for (let at = start; at < end; at += DECODE_PIECE)
+      yield this.push(bytes.toString("latin1", at, Math.min(end, at + DECODE_PIECE)));
+  }
+
+  /**
    * `push` of the latin1 text of `bytes[start, end)`, without a string per line: each line is handed
    * to `onRange` as `text[from, to)`, where `text` is the decoded piece it lies in (or, for a line that
    * spans pieces, the joined line itself) and `to` is at a newline or the end of `text`. The same lines,

@@ -122,6 +122,8 @@ export class AuditParser {
   readonly stats: ParserStats = emptyStats();
   private readonly format: InputFormat;
   private readonly want: ReadonlySet<AuditKind>;
+  /** `want.has("syscall")`, asked of every line. */
+  private readonly wantSyscall: boolean;
   private readonly fastOnly: boolean;
   /** On the in-place path, AVC/AppArmor records are wanted: they take the general path. */
   private readonly fastPrimaries: boolean;
@@ -144,6 +146,7 @@ export class AuditParser {
   constructor(opts: ParserOptions = {}) {
     this.format = opts.format ?? "auto";
     this.want = new Set(opts.kinds ?? ["syscall", "avc", "apparmor"]);
+    this.wantSyscall = this.want.has("syscall");
     this.inPlace = this.format === "auto" || this.format === "auditd";
     const primaries = this.want.has("avc") || this.want.has("apparmor");
     this.grouping = primaries && opts.groupContext !== false;
@@ -167,13 +170,13 @@ export class AuditParser {
    */
   private fast(line: string, lineNo: number, out: ParsedEvent[]): void {
     if (!this.inPlace) return this.general(line, lineNo, out);
-    if (this.want.has("syscall") && maybeSeccomp(line) && line.length <= MAX_LINE) {
+    if (this.wantSyscall && maybeSeccomp(line) && line.length <= MAX_LINE) {
       const ev = seccompRecord(line);
       if (ev !== undefined) return this.emit(lineNo, ev, out);
     }
     switch (classifyLine(line)) {
       case LINE_SECCOMP: {
-        if (!this.want.has("syscall")) return this.ignore();
+        if (!this.wantSyscall) return this.ignore();
         const s = head.bodyStart;
         const id = line.slice(head.idStart, head.idEnd);
         return this.emit(lineNo, seccompAt(line, "auditd", head.ts, id, s, bodyEndOf(line, s)), out);
@@ -196,7 +199,7 @@ export class AuditParser {
   }
 
   private general(line: string, lineNo: number, out: ParsedEvent[]): void {
-    if (this.inPlace && this.want.has("syscall") && maybeSeccomp(line) && line.length <= MAX_LINE) {
+    if (this.inPlace && this.wantSyscall && maybeSeccomp(line) && line.length <= MAX_LINE) {
       // A SECCOMP line in the kernel's layout: header and body in one regex (same result as below).
       const ev = seccompRecord(line);
       if (ev !== undefined) {
@@ -211,7 +214,7 @@ export class AuditParser {
 
     switch (h.type) {
       case "SECCOMP":
-        if (!this.want.has("syscall")) return this.ignore();
+        if (!this.wantSyscall) return this.ignore();
         return this.emit(lineNo, seccompAt(line, h.source, h.ts, h.auditId, h.bodyStart, h.bodyEnd), out);
       case "USER_AVC":
         return this.userAvc(line, lineNo, h, out);

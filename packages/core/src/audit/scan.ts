@@ -440,16 +440,31 @@ export function readSeccompAt(line: string, start: number, withPid: boolean): bo
 }
 
 /**
- * A SECCOMP body as the kernel lays it out, whole, with the values an event needs captured: ses, pid,
- * comm (quoted: 3, else 4), exe (5, 6), arch (significant digits), syscall, code. Quoted values may
- * hold anything but a quote (captures, not searches, find the fields here). It must run to the end of
- * the kernel part, so that no bare word is glued to code's value.
+ * The values nearly every record a recorder reads has: no login session (container processes), the
+ * x86_64 arch code, and `SCMP_ACT_LOG` (what a recording filter returns). `BODY` matches them as
+ * literals ahead of the general capture, so for them no capture (no substring) is made: `exec` with
+ * every value captured cost about twice the match itself.
  */
-const BODY = String.raw`auid=\d+ uid=\d+ gid=\d+ ses=(\d{1,15}) ${SUBJ}pid=(\d{1,15}) comm=(?:"([^"\x1d]*)"|([^ "'\x1d][^ \x1d]*)|) exe=(?:"([^"\x1d]*)"|([^ "'\x1d][^ \x1d]*)|) sig=\d+ arch=0*([\da-fA-F]{1,8}) syscall=(\d{1,15}) compat=\d+ ip=[^ "'\x1d][^ \x1d]* code=([^ "'\x1d][^ \x1d]*|) *(?=\x1d|$)`;
+export const COMMON_SES = "4294967295";
+export const COMMON_ARCH = "c000003e";
+export const COMMON_CODE = "0x7ffc0000";
+
+/**
+ * A SECCOMP body as the kernel lays it out, whole, with the values an event needs captured: ses, pid,
+ * comm (quoted: 3, else 4), exe (5, 6), arch (significant digits), syscall, code. ses, arch and code
+ * are undefined when they are the `COMMON_*` text (a literal alternative first; where it fails the
+ * capture takes over, so the language is the one without it). Quoted values may hold anything but a
+ * quote (captures, not searches, find the fields here). It must run to the end of the kernel part, so
+ * that no bare word is glued to code's value.
+ */
+const BODY = String.raw`auid=\d+ uid=\d+ gid=\d+ ses=(?:${COMMON_SES}|(\d{1,15})) ${SUBJ}pid=(\d{1,15}) comm=(?:"([^"\x1d]*)"|([^ "'\x1d][^ \x1d]*)|) exe=(?:"([^"\x1d]*)"|([^ "'\x1d][^ \x1d]*)|) sig=\d+ arch=(?:${COMMON_ARCH}|0*([\da-fA-F]{1,8})) syscall=(\d{1,15}) compat=\d+ ip=[^ "'\x1d][^ \x1d]* code=(?:${COMMON_CODE}|([^ "'\x1d][^ \x1d]*|)) *(?=\x1d|$)`;
 
 /** `BODY` where a body starts (`lastIndex`). */
 export const SECCOMP_BODY = new RegExp(BODY, "y");
-/** A whole SECCOMP line of the auditd form: the audit id, then `BODY`'s captures from 2 on. */
+/**
+ * A whole SECCOMP line of the auditd form: the audit id (1) and its seconds (2) and milliseconds (3),
+ * which make its time without reading the id again, then `BODY`'s captures from 4 on.
+ */
 export const SECCOMP_RECORD = new RegExp(
-  String.raw`^(?:node=[^ ]* )?type=SECCOMP msg=audit\((\d{1,15}\.\d{3}:\d{1,10})\): ?${BODY}`,
+  String.raw`^(?:node=[^ ]* )?type=SECCOMP msg=audit\(((\d{1,15})\.(\d{3}):\d{1,10})\): ?${BODY}`,
 );

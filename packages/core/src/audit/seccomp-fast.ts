@@ -1,8 +1,17 @@
 import type { EventSource, SeccompRet, SyscallEvent } from "../schemas/events.js";
 import { decodeHex, hexNumber, tokenize } from "./fields.js";
 import { seccompAction, seccompEvent } from "./interpret.js";
-import { type DropReason, type Header, idTimeAt } from "./line-form.js";
-import { archOfHex, digitsValue, nameOf, SECCOMP_BODY, SECCOMP_RECORD } from "./scan.js";
+import type { DropReason, Header } from "./line-form.js";
+import {
+  archOfHex,
+  COMMON_ARCH,
+  COMMON_CODE,
+  COMMON_SES,
+  digitsValue,
+  nameOf,
+  SECCOMP_BODY,
+  SECCOMP_RECORD,
+} from "./scan.js";
 
 /** Hex-decoded comm/exe values by raw text: a log repeats the same few programs. */
 const decoded = new Map<string, string>();
@@ -48,7 +57,9 @@ function actionOf(raw: string): SeccompRet | null {
   return action;
 }
 
-/** The event of a `SECCOMP_BODY` match whose captures start at `k`. */
+const COMMON_SES_VALUE = digitsValue(COMMON_SES);
+
+/** The event of a `SECCOMP_BODY` match whose captures start at `k` (undefined ses, arch, code: `COMMON_*`). */
 function fromMatch(
   m: RegExpExecArray,
   k: number,
@@ -57,10 +68,11 @@ function fromMatch(
   auditId: string | null,
 ): SyscallEvent | DropReason {
   const nr = digitsValue(m[k + 7] ?? "");
-  const arch = archOfHex(m[k + 6] ?? "", nr);
+  const arch = archOfHex(m[k + 6] ?? COMMON_ARCH, nr);
   if (arch === undefined) return "unknown_arch";
   const name = nameOf(arch, nr);
   if (name === undefined) return "unknown_syscall";
+  const ses = m[k];
   return {
     source,
     ts,
@@ -68,13 +80,13 @@ function fromMatch(
     pid: digitsValue(m[k + 1] ?? ""),
     comm: m[k + 2] ?? unquotedString(m[k + 3] ?? ""),
     exe: m[k + 4] ?? unquotedString(m[k + 5] ?? ""),
-    ses: digitsValue(m[k] ?? ""),
+    ses: ses === undefined ? COMMON_SES_VALUE : digitsValue(ses),
     mntns: null,
     kind: "syscall",
     arch,
     nr,
     name,
-    action: actionOf(m[k + 8] ?? ""),
+    action: actionOf(m[k + 8] ?? COMMON_CODE),
   };
 }
 
@@ -117,8 +129,9 @@ export const record = { ts: 0 };
 export function seccompRecord(line: string): SyscallEvent | DropReason | undefined {
   const m = SECCOMP_RECORD.exec(line);
   if (m === null) return undefined;
-  const id = m[1] ?? "";
-  const ts = idTimeAt(id, 0, id.length) ?? 0; // never null: the regex took an id of the plain shape
+  // `idTimeAt(id)`: the regex took an id of the plain shape, whose time is seconds * 1000 + ms; read
+  // from their own captures (short flat strings), not char by char from the id (a slice of the line).
+  const ts = digitsValue(m[2] ?? "") * 1000 + digitsValue(m[3] ?? "");
   record.ts = ts;
-  return fromMatch(m, 2, "auditd", ts, id);
+  return fromMatch(m, 4, "auditd", ts, m[1] ?? "");
 }

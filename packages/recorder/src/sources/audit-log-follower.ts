@@ -27,7 +27,7 @@ export interface AuditLogFollowerOptions {
   startAt?: "start" | "end";
   /** Longest idle time before looking at the files again, for when inotify says nothing. */
   pollMs?: number;
-  /** Bytes per read; one read makes one batch. */
+  /** Bytes per read; its lines are handed out in batches of at most 64 KiB of text each. */
   chunkBytes?: number;
   /** Longer lines are dropped and counted (auditd records are < 9 KiB). */
   maxLineBytes?: number;
@@ -60,8 +60,11 @@ interface Reading {
   splitter: LineSplitter;
 }
 
-/** "replaced": the bytes before our offset changed, i.e. the file was truncated (and maybe refilled). */
-type ReadResult = { kind: "data" | "eof" | "replaced"; lines: string[] };
+/**
+ * "data": new bytes at `buf[start, end)` (maybe none, to read again). "replaced": the bytes before our
+ * offset changed, i.e. the file was truncated (and maybe refilled).
+ */
+type ReadResult = { kind: "data"; start: number; end: number } | { kind: "eof" | "replaced" };
 
 /**
  * Bytes kept from just before the read position. Every read re-reads them and compares: a mismatch means the
@@ -69,7 +72,6 @@ type ReadResult = { kind: "data" | "eof" | "replaced"; lines: string[] };
  * misses. 4 KiB holds a whole audit record, whose serial number makes it unique.
  */
 const GUARD = 4096;
-const NO_LINES: string[] = [];
 
 /**
  * Follows an auditd log across rotation by rename (auditd's own and logrotate's), copytruncate,
@@ -170,8 +172,14 @@ export class AuditLogFollower implements AsyncIterable<LineBatch> {
         this.signal.reset();
         const r = await this.readChunk(cur);
         if (this.closed) break;
-        if (r.lines.length > 0) yield this.batch(cur, r.lines);
-        if (r.kind === "data") continue;
+        if (r.kind === "data") {
+          // A batch per decoded piece: the consumer parses lines while they are still in cache.
+          for (const lines of cur.splitter.pushBytes(this.buf, r.start, r.end)) {
+            if (lines.length > 0) yield this.batch(cur, lines);
+            if (this.closed) break;
+          }
+          continue;
+        }
         if (r.kind === "replaced") {
           await this.onTruncated(cur);
           continue;
@@ -206,20 +214,20 @@ export class AuditLogFollower implements AsyncIterable<LineBatch> {
     const g = this.guardLen;
     const { bytesRead } = await cur.file.fh.read(this.buf, 0, g + this.chunkBytes, pos - g);
     if (g > 0 && (bytesRead < g || this.buf.compare(this.guard, 0, g, 0, g) !== 0)) {
-      return { kind: "replaced", lines: NO_LINES };
+      return { kind: "replaced" };
     }
     const n = bytesRead - g;
-    if (n === 0) return { kind: "eof", lines: NO_LINES };
+    if (n === 0) return { kind: "eof" };
     if (this.verifyAfter !== undefined) {
       const head = this.buf.subarray(0, Math.min(n, GUARD)); // g is 0: we are at offset 0
-      if (await this.missedCopies(cur, head)) return { kind: "data", lines: NO_LINES };
+      if (await this.missedCopies(cur, head)) return { kind: "data", start: 0, end: 0 };
     }
     const total = g + n;
     const keep = Math.min(GUARD, total);
     this.buf.copy(this.guard, 0, total - keep, total);
     this.guardLen = keep;
     this.counters.bytesRead += n;
-    return { kind: "data", lines: cur.splitter.push(this.buf.toString("latin1", g, total)) };
+    return { kind: "data", start: g, end: total };
   }
 
   /**
