@@ -68,6 +68,32 @@ describe.skipIf(reason)("RedisProfileState", () => {
     await dropPrefix(prefix);
   });
 
+  it("applies the observations of one tick in one script call, each as if it came alone", async () => {
+    const prefix = `secprof-test-${randomUUID()}`;
+    const s = new RedisProfileState(redis, { prefix });
+    const { contractObservation, contractTarget } = await import("./profile-state.contract.js");
+    const big = Array.from({ length: 100 }, (_, i) => `big${i}`); // above the inline bound: plain SADDs
+    const calls: string[] = [];
+    const monitor = await redis.monitor();
+    monitor.on("monitor", (_time: string, args: string[]) => {
+      if (args.some((a) => a.startsWith(prefix))) calls.push(String(args[0]).toLowerCase());
+    });
+    await Promise.all([
+      s.apply(contractObservation(contractTarget("a"), { syscalls: { x86_64: ["read"] } })),
+      s.apply(contractObservation(contractTarget("a"), { syscalls: { x86_64: ["write"] } }, { seq: 2 })),
+      s.apply(contractObservation(contractTarget("b"), { syscalls: { x86_64: big } })),
+      // Lone surrogates (zod lets them through) must not poison the group; U+FFFD as ioredis writes
+      // them in plain arguments. A literal backslash-u text is kept as it is.
+      s.apply(contractObservation(contractTarget("c"), { syscalls: { x86_64: ["x\\ud800", "y\ud800z"] } })),
+    ]);
+    monitor.disconnect();
+    expect(calls.filter((c) => c === "evalsha" || c === "eval")).toHaveLength(1);
+    expect((await s.get("shop/rec", "rec-a-abcde"))?.syscalls).toEqual({ x86_64: ["read", "write"] });
+    expect((await s.get("shop/rec", "rec-b-abcde"))?.syscalls).toEqual({ x86_64: [...big].sort() });
+    expect((await s.get("shop/rec", "rec-c-abcde"))?.syscalls).toEqual({ x86_64: ["x\\ud800", "y\ufffdz"] });
+    await dropPrefix(prefix);
+  });
+
   it("checks the eviction policy", async () => {
     await expect(assertNoEviction(redis)).resolves.toBeUndefined();
   });

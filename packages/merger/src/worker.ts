@@ -9,8 +9,8 @@
  *   converges to the same state.
  * - A failing apply (Redis away) throws a normal error and BullMQ retries it with the job's backoff.
  * - A job holds one Observation or an ObservationBatch (one recorder flush): a batch's observations
- *   are applied concurrently (their Redis commands share round trips), and BullMQ's per-job cost —
- *   two Lua scripts and a round trip, most of the merger's CPU per small delta — is paid once.
+ *   are applied at once (RedisProfileState folds the applies of one tick into one script call per
+ *   recording), and BullMQ's per-job cost — two Lua scripts and a round trip — is paid once.
  *   Retrying a batch re-applies all of it, which the join absorbs.
  */
 import { Observation, ObservationBatch, type ProfileState } from "@secprof/core";
