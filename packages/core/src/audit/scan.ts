@@ -254,10 +254,11 @@ let lastHex = "";
 let lastHexCode = 0;
 
 /**
- * `archFromAudit` for 1–8 significant hex digits (leading zeros stripped). The last code is kept apart:
- * comparing with it costs less than hashing a fresh string for the map.
+ * `archFromAudit` for 1–8 significant hex digits (leading zeros stripped), as an index in `ARCH_NAMES`
+ * (-1: unknown). The last code is kept apart: comparing with it costs less than hashing a fresh string
+ * for the map.
  */
-export function archOfHex(hex: string, nr: number): ArchName | undefined {
+export function archIndexOfHex(hex: string, nr: number): number {
   let code = lastHexCode;
   if (hex !== lastHex) {
     const known = ARCH_BY_HEX.get(hex);
@@ -266,7 +267,7 @@ export function archOfHex(hex: string, nr: number): ArchName | undefined {
     lastHex = hex;
     lastHexCode = code;
   }
-  return ARCH_NAMES[archIndexOfCode(code, nr)];
+  return archIndexOfCode(code, nr);
 }
 
 /** Syscall names by number below this, per arch index, in plain arrays; the rest by `syscallName`. */
@@ -296,12 +297,6 @@ export function nameAt(ai: number, nr: number): string | undefined {
   }
   const arch = ARCH_NAMES[ai];
   return arch === undefined ? undefined : syscallName(arch, nr);
-}
-
-/** `syscallName(arch, nr)`, from an array for the usual numbers. */
-export function nameOf(arch: ArchName, nr: number): string | undefined {
-  const ai = ARCH_INDEX.get(arch);
-  return ai === undefined ? undefined : nameAt(ai, nr);
 }
 
 /** Where syscall `nr` of arch `ai` is in the dense tables, or -1 beyond them. */

@@ -1,14 +1,15 @@
 import type { EventSource, SeccompRet, SyscallEvent } from "../schemas/events.js";
+import { ARCH_NAMES } from "../syscalls/index.js";
 import { decodeHex, hexNumber, tokenize } from "./fields.js";
 import { seccompAction, seccompEvent } from "./interpret.js";
 import type { DropReason, Header } from "./line-form.js";
 import {
-  archOfHex,
+  archIndexOfHex,
   COMMON_ARCH,
   COMMON_CODE,
   COMMON_SES,
   digitsValue,
-  nameOf,
+  nameAt,
   SECCOMP_BODY,
   SECCOMP_RECORD,
 } from "./scan.js";
@@ -68,9 +69,10 @@ function fromMatch(
   auditId: string | null,
 ): SyscallEvent | DropReason {
   const nr = digitsValue(m[k + 7] ?? "");
-  const arch = archOfHex(m[k + 6] ?? COMMON_ARCH, nr);
+  const ai = archIndexOfHex(m[k + 6] ?? COMMON_ARCH, nr);
+  const arch = ARCH_NAMES[ai];
   if (arch === undefined) return "unknown_arch";
-  const name = nameOf(arch, nr);
+  const name = nameAt(ai, nr);
   if (name === undefined) return "unknown_syscall";
   const ses = m[k];
   return {
