@@ -8,7 +8,13 @@ import { Observation, ObservationBatch, type Target } from "@secprof/core";
 import { missing } from "@secprof/testkit";
 import { Queue } from "bullmq";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BullmqObservationQueue, bullmqBatchJobId, bullmqJobId, QUEUE_PREFIX } from "./bullmq-queue.js";
+import {
+  BATCH_JOB_NAME,
+  BullmqObservationQueue,
+  bullmqBatchJobId,
+  bullmqJobId,
+  QUEUE_PREFIX,
+} from "./bullmq-queue.js";
 
 const reason = missing("redis");
 const url = process.env.SECPROF_REDIS_URL ?? "";
@@ -101,7 +107,11 @@ async function jobsIn(redisUrl: string, name: string) {
   const q = new Queue(name, { connection: { url: redisUrl }, prefix: QUEUE_PREFIX });
   try {
     const jobs = await q.getJobs(["waiting", "active", "completed", "failed", "delayed"]);
-    return jobs.map((j) => ({ id: j.id, data: Observation.parse(j.data) }));
+    return jobs.map((j) => ({
+      id: j.id,
+      observations:
+        j.name === BATCH_JOB_NAME ? ObservationBatch.parse(j.data).batch : [Observation.parse(j.data)],
+    }));
   } finally {
     await q.obliterate({ force: true }).catch(() => undefined);
     await q.close();
@@ -181,7 +191,7 @@ describe.skipIf(reason)("BullmqObservationQueue (real Redis)", () => {
     }
     const jobs = await jobsIn(url, queueName);
     expect(jobs.map((j) => j.id).sort()).toEqual([bullmqJobId(obs(1)), bullmqJobId(obs(2))].sort());
-    expect(jobs.find((j) => j.id === bullmqJobId(obs(2)))?.data).toEqual(obs(2));
+    expect(jobs.find((j) => j.id === bullmqJobId(obs(2)))?.observations).toEqual([obs(2)]);
   });
 
   it("escapes ':' so BullMQ accepts the id, injectively", () => {
@@ -218,7 +228,7 @@ describe.skipIf(reason)("BullmqObservationQueue (real Redis)", () => {
   });
 
   it.skipIf(!hasRedisServer)(
-    "spools while Redis is down (kill -9), replays in order when it is back",
+    "spools while Redis is down (kill -9), replays in order, in batch jobs, when it is back",
     async () => {
       const server = new OwnRedis(await freePort());
       servers.push(server);
@@ -228,6 +238,7 @@ describe.skipIf(reason)("BullmqObservationQueue (real Redis)", () => {
         queueName,
         retryMinMs: 50,
         retryMaxMs: 200,
+        batchSize: 2,
       });
       open.push(q);
       await q.waitUntilReady();
@@ -243,14 +254,21 @@ describe.skipIf(reason)("BullmqObservationQueue (real Redis)", () => {
       await q.drained();
       // Redis restarted empty (no persistence): exactly the spooled ones, and in spool order: BullMQ
       // LPUSHes to `wait` and workers take from the right, so the reversed list is the processing order.
+      // Batch jobs of batchSize; a lone observation at the end keeps its own job.
       const { Redis } = await import("ioredis");
       const r = new Redis(server.url);
       try {
         const wait = await r.lrange(`${QUEUE_PREFIX}:${queueName}:wait`, 0, -1);
-        expect(wait.reverse()).toEqual([2, 3, 4, 5, 6].map((i) => bullmqJobId(obs(i))));
+        expect(wait.reverse()).toEqual([
+          bullmqBatchJobId([obs(2), obs(3)]),
+          bullmqBatchJobId([obs(4), obs(5)]),
+          bullmqJobId(obs(6)),
+        ]);
       } finally {
         r.disconnect();
       }
+      const jobs = await jobsIn(server.url, queueName);
+      expect(jobs.flatMap((j) => j.observations.map((o) => o.seq)).sort()).toEqual([2, 3, 4, 5, 6]);
       expect(q.stats()).toMatchObject({ sent: 1, spooled: 5, replayed: 5, spoolFull: 0 });
     },
   );
@@ -298,7 +316,7 @@ describe.skipIf(reason)("BullmqObservationQueue (real Redis)", () => {
       await until(() => q2.pending() === 0, 20_000);
       await q2.drained();
       const jobs = await jobsIn(server.url, queueName);
-      expect(jobs.map((j) => j.data.seq).sort()).toEqual([1, 2, 3, 4]);
+      expect(jobs.flatMap((j) => j.observations.map((o) => o.seq)).sort()).toEqual([1, 2, 3, 4]);
       await until(async () => (await readFile(file, "utf8")).length === 0);
     },
   );
