@@ -532,7 +532,13 @@ async function main(): Promise<void> {
         "jobs/s",
       ),
       checkBudget(
-        "enqueue burst (addBulk)",
+        `enqueue burst, batch jobs of ${BATCH} as the recorder sends them (addBulk)`,
+        batched.enqueuePerS,
+        { min: BUDGET_ENQUEUE_JOBS_PER_S },
+        "deltas/s",
+      ),
+      checkBudget(
+        "enqueue burst, one delta per job (addBulk)",
         merger.enqueuePerS,
         { min: BUDGET_ENQUEUE_JOBS_PER_S },
         "jobs/s",
