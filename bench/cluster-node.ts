@@ -2,7 +2,7 @@
  * bench/cluster-node: a node with many recorded containers, through the real daemons.
  *
  *   npx vite-node bench/cluster-node.ts [--containers 1000] [--load-s 15] [--lines-per-s 20000]
- *       [--latency-pods 200] [--wave 10] [--out bench/out]
+ *       [--latency-pods 200] [--wave 10] [--pods minimal|real] [--out bench/out]
  *
  * Runs the built recorder and merger as deployed (their bundles, `packages/<app>/dist/bundled/main.mjs`,
  * with the manifests' V8 flags; `npm run build` first; `--layout dist` runs tsc's modules) as
@@ -21,6 +21,10 @@
  *      each profile object; the latency is to the first write that holds the 3 syscalls (one that
  *      lacks them, fixed by a later write, is counted as `rewritten`; never: `incomplete`).
  *      Reported: pod ended → profile written, and last event → profile written, p50 / p99 / max.
+ *
+ * `--pods real` gives every pod what a Deployment's pod carries on a real cluster and the bench's
+ * minimal pods lack (managedFields, env, volumes, probes, tolerations, status conditions: ~6 KB of
+ * JSON each): what a node's pod cache costs with them.
  *
  * The recorder runs with its production defaults (1 s flush) and no exec tracker (the fake procs
  * never exit). Budgets (issue 4): p99 ≤ 2 s after the pod ends; recorder RSS ≤ 100 MB with 1 000
@@ -70,6 +74,7 @@ const { values } = parseArgs({
     "recorder-flags": { type: "string" },
     /** "dist" runs tsc's module tree instead of the bundles (scripts/bundle.mjs), for comparison. */
     layout: { type: "string", default: "bundled" },
+    pods: { type: "string", default: "minimal" },
     out: { type: "string", default: resolve(ROOT, "bench", "out") },
   },
 });
@@ -87,6 +92,12 @@ const RECORDER_FLAGS =
   values["recorder-flags"]?.split(/\s+/).filter((f) => f !== "") ?? deployedFlags("recorder");
 const LAYOUT = values.layout;
 if (LAYOUT !== "bundled" && LAYOUT !== "dist") throw new Error("--layout: bundled or dist");
+const REAL_PODS = values.pods === "real";
+if (!REAL_PODS && values.pods !== "minimal") throw new Error("--pods: minimal or real");
+/** A Deployment's pods' pod-template-hash (`--pods real`). */
+const POD_HASH = "7d9f8c6b5";
+/** The pods' generateName: what the profile's replica suffix follows (SPO's naming). */
+const GENERATE_NAME = REAL_PODS ? `web-${POD_HASH}-` : "web-";
 
 interface SimPod {
   name: string;
@@ -123,10 +134,191 @@ function startDaemon(
   return child;
 }
 
+/**
+ * Where the recorder's memory is, from its own prom-client process metrics: V8 heap used and
+ * committed, and what lives outside the heap (Buffers, ArrayBuffers). RSS minus these is native:
+ * node and V8 themselves, code, malloc.
+ */
+async function memoryParts(metricsPort: number): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const mib = (name: string) => {
+    const m = new RegExp(`^secprof_nodejs_${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, "m").exec(text);
+    return m?.[1] === undefined ? "?" : fmtFixed(Number(m[1]) / 2 ** 20, 1);
+  };
+  return (
+    `heap used ${mib("heap_size_used_bytes")} of ${mib("heap_size_total_bytes")} MiB committed, ` +
+    `external ${mib("external_memory_bytes")} MiB, the rest native`
+  );
+}
+
 function quantile(xs: readonly number[], q: number): number {
   if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? Number.NaN;
+}
+
+/** A Deployment's pod as the API server holds it (`--pods real`), minus status (see `realStatus`). */
+function realPod(): V1Pod {
+  const hash = POD_HASH;
+  const env = Array.from({ length: 20 }, (_, i) => ({
+    name: `APP_SETTING_${i}`,
+    value: `value-${i}-${hash}`,
+  }));
+  const fields = (keys: string[]) => Object.fromEntries(keys.map((k) => [k, {}]));
+  const container = {
+    name: "app",
+    image: "registry.example.com/team/web-app:1.42.0",
+    imagePullPolicy: "IfNotPresent",
+    ports: [{ name: "http", containerPort: 8080, protocol: "TCP" }],
+    env,
+    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+    livenessProbe: { httpGet: { path: "/healthz", port: 8080, scheme: "HTTP" }, periodSeconds: 10 },
+    readinessProbe: { httpGet: { path: "/readyz", port: 8080, scheme: "HTTP" }, periodSeconds: 5 },
+    volumeMounts: [
+      {
+        name: "kube-api-access-x7k2p",
+        mountPath: "/var/run/secrets/kubernetes.io/serviceaccount",
+        readOnly: true,
+      },
+      { name: "config", mountPath: "/etc/app" },
+    ],
+    terminationMessagePath: "/dev/termination-log",
+    terminationMessagePolicy: "File",
+  };
+  return {
+    metadata: {
+      generateName: GENERATE_NAME,
+      labels: { app: "web", "pod-template-hash": hash, "app.kubernetes.io/part-of": "shop" },
+      annotations: { "kubectl.kubernetes.io/restartedAt": "2026-11-20T10:00:00Z" },
+      ownerReferences: [
+        {
+          apiVersion: "apps/v1",
+          kind: "ReplicaSet",
+          name: `web-${hash}`,
+          uid: randomBytes(16).toString("hex"),
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+      managedFields: [
+        {
+          manager: "kube-controller-manager",
+          operation: "Update",
+          apiVersion: "v1",
+          fieldsType: "FieldsV1",
+          fieldsV1: {
+            "f:metadata": { "f:generateName": {}, "f:labels": fields(["f:app", "f:pod-template-hash"]) },
+            "f:spec": {
+              "f:containers": {
+                'k:{"name":"app"}': fields([
+                  "f:env",
+                  "f:image",
+                  "f:livenessProbe",
+                  "f:ports",
+                  "f:readinessProbe",
+                  "f:resources",
+                  "f:volumeMounts",
+                ]),
+              },
+              ...fields([
+                "f:dnsPolicy",
+                "f:restartPolicy",
+                "f:schedulerName",
+                "f:securityContext",
+                "f:volumes",
+              ]),
+            },
+          },
+        },
+        {
+          manager: "kubelet",
+          operation: "Update",
+          apiVersion: "v1",
+          fieldsType: "FieldsV1",
+          subresource: "status",
+          fieldsV1: {
+            "f:status": fields([
+              "f:conditions",
+              "f:containerStatuses",
+              "f:hostIP",
+              "f:phase",
+              "f:podIP",
+              "f:podIPs",
+              "f:startTime",
+            ]),
+          },
+        },
+      ],
+    },
+    spec: {
+      nodeName: NODE,
+      containers: [container],
+      volumes: [
+        {
+          name: "kube-api-access-x7k2p",
+          projected: {
+            defaultMode: 420,
+            sources: [
+              { serviceAccountToken: { expirationSeconds: 3607, path: "token" } },
+              { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
+              {
+                downwardAPI: {
+                  items: [
+                    { path: "namespace", fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+        { name: "config", configMap: { name: "web-config", defaultMode: 420 } },
+      ],
+      dnsPolicy: "ClusterFirst",
+      restartPolicy: "Always",
+      schedulerName: "default-scheduler",
+      serviceAccountName: "default",
+      terminationGracePeriodSeconds: 30,
+      enableServiceLinks: true,
+      preemptionPolicy: "PreemptLowerPriority",
+      priority: 0,
+      securityContext: {},
+      tolerations: [
+        {
+          key: "node.kubernetes.io/not-ready",
+          operator: "Exists",
+          effect: "NoExecute",
+          tolerationSeconds: 300,
+        },
+        {
+          key: "node.kubernetes.io/unreachable",
+          operator: "Exists",
+          effect: "NoExecute",
+          tolerationSeconds: 300,
+        },
+      ],
+    },
+  };
+}
+
+/** The kubelet's status fields of a running pod (`--pods real`), but phase and container statuses. */
+function realStatus(): NonNullable<V1Pod["status"]> {
+  const at = new Date("2026-11-20T10:00:00Z");
+  const conditions = [
+    "PodReadyToStartContainers",
+    "Initialized",
+    "Ready",
+    "ContainersReady",
+    "PodScheduled",
+  ].map((type) => ({ type, status: "True", lastTransitionTime: at }));
+  return {
+    conditions,
+    hostIP: "10.0.0.11",
+    hostIPs: [{ ip: "10.0.0.11" }],
+    podIP: "10.244.1.23",
+    podIPs: [{ ip: "10.244.1.23" }],
+    qosClass: "Burstable",
+    startTime: at,
+  };
 }
 
 async function createPods(kc: KubeConfig, fake: FakeProc): Promise<SimPod[]> {
@@ -143,10 +335,12 @@ async function createPods(kc: KubeConfig, fake: FakeProc): Promise<SimPod[]> {
         const n = i + k;
         const created = await core.createNamespacedPod({
           namespace: NS,
-          body: {
-            metadata: { generateName: "web-", labels: { app: "web" } },
-            spec: { nodeName: NODE, containers: [{ name: "app", image: "bench" }] },
-          },
+          body: REAL_PODS
+            ? realPod()
+            : {
+                metadata: { generateName: GENERATE_NAME, labels: { app: "web" } },
+                spec: { nodeName: NODE, containers: [{ name: "app", image: "bench" }] },
+              },
         });
         const uid = created.metadata?.uid ?? "";
         const cid = randomBytes(32).toString("hex");
@@ -161,6 +355,7 @@ async function createPods(kc: KubeConfig, fake: FakeProc): Promise<SimPod[]> {
         const body: V1Pod = {
           ...created,
           status: {
+            ...(REAL_PODS ? realStatus() : {}),
             phase: "Running",
             containerStatuses: [
               {
@@ -261,6 +456,8 @@ async function main(): Promise<void> {
       120_000,
     );
     const idle = rssMiB(recorder.pid);
+    const idleParts = await memoryParts(metricsPort);
+    console.log(`recorder idle: RSS ${fmtFixed(idle?.rss, 1)} MiB = ${idleParts}`);
 
     // 1. memory under load
     const samples: number[] = [];
@@ -329,7 +526,7 @@ async function main(): Promise<void> {
             body: { ...live, status: { ...live.status, phase: "Succeeded" } },
           });
           ended.push({
-            profile: `${REC}-app-${p.name.slice("web-".length)}`,
+            profile: `${REC}-app-${p.name.slice(GENERATE_NAME.length)}`,
             lastEventAt,
             endedAt: performance.now(),
             expect: mine.map((nr) => syscallName("x86_64", nr) ?? ""),

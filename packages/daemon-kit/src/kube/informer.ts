@@ -62,9 +62,22 @@ const CachedObject = z.looseObject({
   }),
 });
 const ListBody = z.looseObject({
-  metadata: z.looseObject({ resourceVersion: z.string().optional() }).optional(),
+  metadata: z
+    .looseObject({
+      resourceVersion: z.string().optional(),
+      // The wire's name, and client-node's for the list it deserialises (V1ListMeta).
+      continue: z.string().optional(),
+      _continue: z.string().optional(),
+    })
+    .optional(),
   items: z.array(z.unknown()),
 });
+
+/** One page of a list call (`limit`, and the `continue` token of the page before; client-node's names). */
+export interface ListPage {
+  limit?: number;
+  _continue?: string;
+}
 
 export interface InformerHandlers {
   /** Added or modified (also for every item of a (re)list). Receives the wire object, unvalidated. */
@@ -79,13 +92,51 @@ export interface ResilientInformerOptions {
   kubeConfig: KubeConfig;
   /** Watch path, e.g. `/api/v1/pods`. */
   path: string;
-  /** The list call matching `path` and the selectors; returns the raw list body. */
-  list: () => Promise<unknown>;
+  /** The list call matching `path` and the selectors, for `page`; returns the raw list body. */
+  list: (page: ListPage) => Promise<unknown>;
+  /**
+   * List in pages of this many objects (each projected before the next is fetched), so a list's
+   * transient memory is one page, not every object at once. Default: one call for everything.
+   */
+  pageSize?: number;
   fieldSelector?: string;
   labelSelector?: string;
   retry?: RetryOptions;
   onError?: (err: unknown) => void;
+  /**
+   * What the cache keeps of each listed or watched object, and what the handlers receive. The
+   * cache holds every object for the informer's life; a daemon that reads a few fields keeps only
+   * those (a real pod carries managedFields, volumes, env, probes, ... the recorder never reads).
+   * The result must keep `metadata.name`, `namespace` and `resourceVersion` (the cache's key and
+   * its "unchanged" check). Default: the whole object.
+   */
+  project?: (obj: unknown) => unknown;
   handlers: InformerHandlers;
+}
+
+/** A `Watch` that hands ListWatch the projection of each watched object instead of the object. */
+class ProjectingWatch extends Watch {
+  readonly #project: (obj: unknown) => unknown;
+
+  constructor(kubeConfig: KubeConfig, project: (obj: unknown) => unknown) {
+    super(kubeConfig);
+    this.#project = project;
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    // ERROR carries a Status (ListWatch reads its code), BOOKMARK only a resourceVersion.
+    return super.watch(
+      path,
+      queryParams,
+      (phase, obj) => callback(phase, phase === "ERROR" || phase === "BOOKMARK" ? obj : this.#project(obj)),
+      done,
+    );
+  }
 }
 
 /**
@@ -110,7 +161,9 @@ export class ResilientInformer {
     this.#opts = opts;
     this.#lw = new ListWatch<KubernetesObject>(
       opts.path,
-      new Watch(opts.kubeConfig),
+      opts.project === undefined
+        ? new Watch(opts.kubeConfig)
+        : new ProjectingWatch(opts.kubeConfig, opts.project),
       () => this.#list(),
       false,
       opts.labelSelector,
@@ -169,17 +222,30 @@ export class ResilientInformer {
   }
 
   async #list(): Promise<KubernetesListObject<KubernetesObject>> {
-    const body = ListBody.parse(await this.#opts.list());
     const items: KubernetesObject[] = [];
-    for (const raw of body.items) {
-      // Items missing a name cannot be cached; they are handed to the handlers' validation via upsert.
-      const item = CachedObject.safeParse(raw);
-      // Checked to have what the cache keys on; optional fields are absent, not undefined, on the wire.
-      if (item.success) items.push(item.data as KubernetesObject);
-      else this.#opts.handlers.upsert(raw);
-    }
+    const project = this.#opts.project;
+    const limit = this.#opts.pageSize;
+    let resourceVersion: string | undefined;
+    let next: string | undefined;
+    do {
+      const page: ListPage = {};
+      if (limit !== undefined) page.limit = limit;
+      if (next !== undefined) page._continue = next;
+      const body = ListBody.parse(await this.#opts.list(page));
+      for (const listed of body.items) {
+        const raw = project === undefined ? listed : project(listed);
+        // Items missing a name cannot be cached; they are handed to the handlers' validation via upsert.
+        const item = CachedObject.safeParse(raw);
+        // Checked to have what the cache keys on; optional fields are absent, not undefined, on the wire.
+        if (item.success) items.push(item.data as KubernetesObject);
+        else this.#opts.handlers.upsert(raw);
+      }
+      // Every page of a list is served from the first page's snapshot (one resourceVersion).
+      resourceVersion ??= body.metadata?.resourceVersion;
+      next = body.metadata?.continue ?? body.metadata?._continue;
+      if (next === "") next = undefined;
+    } while (next !== undefined);
     this.#listed = true;
-    const resourceVersion = body.metadata?.resourceVersion;
     return { items, metadata: resourceVersion === undefined ? {} : { resourceVersion } };
   }
 

@@ -135,6 +135,27 @@ const PodWire = z.object({
     .optional(),
 });
 type PodWire = z.infer<typeof PodWire>;
+/**
+ * What the pod informer's cache keeps of a pod: `PodWire` (zod drops every other field:
+ * managedFields, volumes, env, probes, resources, conditions, ...) and the resourceVersion the
+ * cache compares. A pod that does not parse is kept whole, for `#parsePod` to count and report.
+ */
+const CachedPod = PodWire.extend({
+  metadata: PodWire.shape.metadata.extend({ resourceVersion: z.string().optional() }),
+});
+const CachedNamespace = z.object({
+  metadata: z.object({
+    name: z.string(),
+    resourceVersion: z.string().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+  }),
+});
+const projection =
+  (schema: z.ZodType) =>
+  (raw: unknown): unknown => {
+    const kept = schema.safeParse(raw);
+    return kept.success ? kept.data : raw;
+  };
 const PodKey = z.object({
   metadata: z.object({ name: z.string(), namespace: z.string(), uid: z.string().optional() }),
 });
@@ -187,7 +208,11 @@ export class KubePodIndex implements PodIndex {
       kubeConfig: opts.kubeConfig,
       path: "/api/v1/pods",
       fieldSelector,
-      list: () => core.listPodForAllNamespaces({ fieldSelector }),
+      list: (page) => core.listPodForAllNamespaces({ fieldSelector, ...page }),
+      // client-node turns a list into model objects (every optional field set, Dates): a page at a
+      // time, projected before the next, instead of every pod of the node at once at start-up.
+      pageSize: 100,
+      project: projection(CachedPod),
       ...(opts.retry === undefined ? {} : { retry: opts.retry }),
       onError: (err) => opts.onError?.(err, "pods"),
       handlers: { upsert: (o) => this.#upsertPod(o), remove: (o) => this.#removePod(o) },
@@ -197,6 +222,7 @@ export class KubePodIndex implements PodIndex {
         kubeConfig: opts.kubeConfig,
         path: "/api/v1/namespaces",
         list: () => core.listNamespace(),
+        project: projection(CachedNamespace),
         ...(opts.retry === undefined ? {} : { retry: opts.retry }),
         onError: (err) => opts.onError?.(err, "namespaces"),
         handlers: { upsert: (o) => this.#upsertNamespace(o), remove: (o) => this.#removeNamespace(o) },
