@@ -33,7 +33,15 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -149,6 +157,16 @@ async function memoryParts(metricsPort: number): Promise<string> {
     `heap used ${mib("heap_size_used_bytes")} of ${mib("heap_size_total_bytes")} MiB committed, ` +
     `external ${mib("external_memory_bytes")} MiB, the rest native`
   );
+}
+
+/** CPU time (user + system) the process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the parenthesised command name: utime and stime are the 12th and 13th, in clock
+  // ticks (100 a second on Linux).
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function quantile(xs: readonly number[], q: number): number {
@@ -461,6 +479,7 @@ async function main(): Promise<void> {
 
     // 1. memory under load
     const samples: number[] = [];
+    const cpuBefore = cpuSeconds(recorder.pid);
     const sampler = setInterval(() => {
       const m = rssMiB(recorder.pid);
       if (m !== undefined) samples.push(m.rss);
@@ -483,10 +502,12 @@ async function main(): Promise<void> {
     await sleep(3000); // the recorder drains and flushes what was written
     clearInterval(sampler);
     const peak = Math.max(...samples);
+    const cpu = cpuSeconds(recorder.pid) - cpuBefore;
     const hwm = rssMiB(recorder.pid)?.hwm ?? Number.NaN;
     console.log(
       `load: ${fmtInt(lines)} lines in ${LOAD_S} s; recorder RSS idle ${fmtFixed(idle?.rss, 1)} MiB, ` +
-        `peak ${fmtFixed(peak, 1)} MiB (VmHWM ${fmtFixed(hwm, 1)})`,
+        `peak ${fmtFixed(peak, 1)} MiB (VmHWM ${fmtFixed(hwm, 1)}); recorder CPU ${fmtFixed(cpu, 2)} s ` +
+        `(${fmtFixed((cpu * 1e6) / lines, 2)} µs a line, flushes included)`,
     );
 
     // 2. latency: pods end, profiles appear
