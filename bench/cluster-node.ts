@@ -69,7 +69,8 @@ const NODE = "node1";
 const NS = "bench-node";
 const REC = "node-rec";
 const BUDGET_P99_MS = 2000;
-const BUDGET_RSS_MIB = 100;
+/** Issue 4 and perf.md: recorder RSS ≤ 100 MB (decimal: 95.4 MiB) with 1 000 containers, steady. */
+const BUDGET_RSS_MIB = 100e6 / 2 ** 20;
 
 const { values } = parseArgs({
   options: {
@@ -639,13 +640,23 @@ async function main(): Promise<void> {
       }),
       benchRow({
         bench: "cluster-node",
+        name: `recorder RSS, ${CONTAINERS} containers, steady (idle)`,
+        ours: idle?.rss ?? Number.NaN,
+        unit: "MiB",
+        better: "lower",
+        budget: { max: BUDGET_RSS_MIB },
+        alternative: { value: 256, name: "SPO log-enricher memory limit (perf.md §1.1)", kind: "published" },
+        note: "budget 100 MB",
+      }),
+      benchRow({
+        bench: "cluster-node",
         name: `recorder RSS, ${CONTAINERS} containers, peak under load`,
         ours: Math.max(peak, Number.isFinite(hwm) ? hwm : 0),
         unit: "MiB",
         better: "lower",
         budget: { max: BUDGET_RSS_MIB },
         alternative: { value: 256, name: "SPO log-enricher memory limit (perf.md §1.1)", kind: "published" },
-        note: `idle ${fmtFixed(idle?.rss, 1)} MiB; ${fmtInt(LINES_PER_S)} lines/s for ${LOAD_S} s`,
+        note: `budget 100 MB; ${fmtInt(LINES_PER_S)} lines/s for ${LOAD_S} s`,
       }),
     ];
     const file = writeResults(values.out, "cluster-node", {
