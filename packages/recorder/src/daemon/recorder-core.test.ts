@@ -8,7 +8,7 @@ import {
 import { describe, expect, it } from "vitest";
 import type { Attribution } from "../attribution/resolver.js";
 import { DeltaBatcher } from "../queue/delta-batcher.js";
-import { RecorderCore, type RecorderQueue } from "./recorder-core.js";
+import { auditFactKey, RecorderCore, type RecorderQueue } from "./recorder-core.js";
 
 const recording = (name: string, kind: string, recorder: string) =>
   ProfileRecording.parse({
@@ -141,5 +141,15 @@ describe("RecorderCore", () => {
     expect(byRec.get("aa")?.loss.truncated).toBe(3);
     expect(byRec.get("sc")?.delta).toEqual({ syscalls: { x86_64: ["read"] }, avc: [] });
     expect(coreWith([recording("sc", "SeccompProfile", "Bpf")]).core.wantsBpfAppArmor(pod)).toBe(false);
+  });
+});
+
+describe("auditFactKey", () => {
+  it("ignores when and by which pid an event happened, and nothing else", () => {
+    const base = avc({});
+    expect(auditFactKey(avc({ ts: 99, auditId: "99.0:7", pid: 7 }))).toBe(auditFactKey(base));
+    expect(auditFactKey(avc({ perms: ["write"] }))).not.toBe(auditFactKey(base));
+    expect(auditFactKey(avc({ tcontext: "system_u:object_r:shadow_t:s0" }))).not.toBe(auditFactKey(base));
+    expect(auditFactKey(avc({ denied: false }))).not.toBe(auditFactKey(base));
   });
 });
