@@ -127,9 +127,14 @@ describe("installer daemon process (cluster mode)", () => {
     await until(async () => expect(JSON.parse(await readFile(FILE(), "utf8")).syscalls).toBeDefined());
     await until(() => expect(nodeState()?.state).toBe("Installed"));
     await until(async () => expect((await get("/readyz")).status).toBe(200));
-    const metrics = await (await get("/metrics")).text();
-    expect(metrics).toMatch(/secprof_installer_profiles\{state="Installed",component="installer"\} 1/);
-    expect(metrics).toMatch(/secprof_installer_reconciles_total\{result="ok",component="installer"\} [1-9]/);
+    // The node status is written during a reconcile pass, the gauges when the pass ends: ask until they are.
+    await until(async () => {
+      const metrics = await (await get("/metrics")).text();
+      expect(metrics).toMatch(/secprof_installer_profiles\{state="Installed",component="installer"\} 1/);
+      expect(metrics).toMatch(
+        /secprof_installer_reconciles_total\{result="ok",component="installer"\} [1-9]/,
+      );
+    });
 
     const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
     proc.kill("SIGTERM");
