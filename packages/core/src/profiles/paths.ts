@@ -255,25 +255,34 @@ type Node =
   | { k: "alt"; alts: Node[][] };
 
 const DIGIT: Pred = ["0", "9"];
-const NONZERO: Pred = ["1", "9"];
 const UP_TO_4: Pred = ["1", "4"];
+const FIVE_UP: Pred = ["5", "9"];
 
-function numberAlts(minLen: number, maxLen: number, lastLead: Pred, zeroAlone: boolean): Node[][] {
-  const alts: Node[][] = [];
-  if (zeroAlone) alts.push([{ k: "pred", p: DIGIT }]);
-  for (let len = minLen; len <= maxLen; len++) {
-    const lead = len === maxLen ? lastLead : NONZERO;
-    const seq: Node[] = [{ k: "pred", p: lead }];
-    for (let i = 1; i < len; i++) seq.push({ k: "pred", p: DIGIT });
-    alts.push(seq);
-  }
+/** `n` more digits, each optional once the one before it was read: 0 to n digits. */
+function optionalDigits(n: number): Node[] {
+  return n === 0 ? [] : [{ k: "alt", alts: [[], [{ k: "pred", p: DIGIT }, ...optionalDigits(n - 1)]] }];
+}
+
+/**
+ * A decimal number without a leading zero, at most `maxLen` digits and, at `maxLen` digits,
+ * starting 1–4; `zeroAlone` also admits `0`. Built as a deterministic digit counter (the lead
+ * digit picks the branch, every later digit only advances it) rather than one branch per length,
+ * so a subset state never has to remember which length was guessed: `@{pid}@{pid}@{pid}`
+ * determinises to a few hundred states, not tens of thousands.
+ */
+function numberAlts(maxLen: number, zeroAlone: boolean): Node[][] {
+  const alts: Node[][] = [
+    [{ k: "pred", p: UP_TO_4 }, ...optionalDigits(maxLen - 1)],
+    [{ k: "pred", p: FIVE_UP }, ...optionalDigits(maxLen - 2)],
+  ];
+  if (zeroAlone) alts.push([{ k: "lit", c: "0" }]);
   return alts;
 }
 
 /** tunables/kernelvars: @{pid} is 1–6 digits without a leading zero, or 7 digits starting 1–4. */
-const PID_ALTS = numberAlts(1, 7, UP_TO_4, false);
+const PID_ALTS = numberAlts(7, false);
 /** @{uid}: 0–9, or 2–9 digits without a leading zero, or 10 digits starting 1–4. */
-const UID_ALTS = numberAlts(2, 10, UP_TO_4, true);
+const UID_ALTS = numberAlts(10, true);
 const VARIABLES: Readonly<Record<string, Node[][] | string>> = {
   pid: PID_ALTS,
   pids: PID_ALTS,
@@ -388,6 +397,7 @@ class Nfa {
   readonly edges: Edge[][] = [];
   readonly eps: number[][] = [];
   private readonly closures = new Map<number, readonly number[]>();
+  private readonly moveMemo = new Map<string, readonly number[]>();
   start = 0;
   accept = 0;
   /** Every literal character the automaton tests for (for the joint alphabet). */
@@ -426,6 +436,23 @@ class Nfa {
 
   startSet(): number[] {
     return [...this.closure(this.start)];
+  }
+
+  /** Does the state (with its ε-closure) accept? */
+  accepts(s: number): boolean {
+    return this.closure(s).includes(this.accept);
+  }
+
+  /** The states one `c` leads to from `s` (their ε-closures not taken). */
+  moves(s: number, c: string): readonly number[] {
+    const key = `${s}:${c}`;
+    const hit = this.moveMemo.get(key);
+    if (hit !== undefined) return hit;
+    const out: number[] = [];
+    for (const t of this.closure(s))
+      for (const e of this.edges[t] ?? []) if (predMatches(e.p, c) && !out.includes(e.to)) out.push(e.to);
+    this.moveMemo.set(key, out);
+    return out;
   }
 
   step(set: readonly number[], c: string): number[] {
@@ -476,14 +503,25 @@ function build(nfa: Nfa, nodes: readonly Node[], from: number): number {
 
 const OTHER = "\u0001";
 const DEAD = -1;
-const MAX_DFA_STATES = 100_000;
+/** About a second of determinising; profile paths use tens of states, a hostile one is refused. */
+const MAX_DFA_STATES = 10_000;
+
+/** A pattern whose automaton would exceed the comparison budget (see `Dfa`). */
+export class PatternTooComplex extends RangeError {
+  constructor(readonly pattern: string) {
+    super(
+      `path pattern ${JSON.stringify(pattern)} is too complex to compare (over ${MAX_DFA_STATES} automaton states)`,
+    );
+  }
+}
 
 /**
  * The NFA determinised lazily: a DFA state is a set of NFA states, built the first time it is
  * reached and its transitions memoised per character class (a character the NFA never tests
  * for behaves like any other such character). A pattern whose DFA would exceed MAX_DFA_STATES
- * is refused (RangeError) rather than allowed to take unbounded memory; paths AppArmor profiles
- * use are nowhere near it.
+ * (number variables side by side, such as `@{pid}@{pid}@{pid}@{pid}`, must remember the digit
+ * classes of the last digits read) is refused with PatternTooComplex rather than allowed to take
+ * unbounded time and memory; paths AppArmor profiles use are nowhere near it.
  */
 class Dfa {
   private readonly sets: number[][] = [];
@@ -492,7 +530,10 @@ class Dfa {
   private readonly trans: Map<string, number>[] = [];
   private readonly startId: number;
 
-  constructor(private readonly nfa: Nfa) {
+  constructor(
+    private readonly nfa: Nfa,
+    private readonly source: string,
+  ) {
     this.startId = this.intern(this.nfa.startSet());
   }
 
@@ -528,7 +569,7 @@ class Dfa {
     const hit = memo?.get(cls);
     if (hit !== undefined) return hit;
     const set = this.nfa.step(this.sets[state] ?? [], cls);
-    if (this.sets.length >= MAX_DFA_STATES) throw new RangeError("path pattern is too complex to compare");
+    if (this.sets.length >= MAX_DFA_STATES) throw new PatternTooComplex(this.source);
     const to = set.length === 0 ? DEAD : this.intern(set);
     memo?.set(cls, to);
     return to;
@@ -573,7 +614,7 @@ export class PathPattern {
     this.nfa = new Nfa();
     this.nfa.start = this.nfa.add();
     this.nfa.accept = build(this.nfa, st.nodes, this.nfa.start);
-    this.dfa = new Dfa(this.nfa);
+    this.dfa = new Dfa(this.nfa, source);
   }
 
   private static readonly cache = new Map<string, PathPattern>();
@@ -591,49 +632,88 @@ export class PathPattern {
   matches(path: string): boolean {
     if (this.literal !== undefined) return this.literal === path;
     if (!path.startsWith(this.prefix)) return false;
-    let state = this.dfa.start;
-    for (const c of path) {
-      state = this.dfa.next(state, c);
-      if (state === DEAD) return false;
+    try {
+      let state = this.dfa.start;
+      for (const c of path) {
+        state = this.dfa.next(state, c);
+        if (state === DEAD) return false;
+      }
+      return this.dfa.accepts(state);
+    } catch (err) {
+      if (!(err instanceof PatternTooComplex)) throw err;
+      // The DFA is full: simulate the NFA on this one path (linear in the path, nothing kept).
+      let set = this.nfa.startSet();
+      for (const c of path) {
+        set = this.nfa.step(set, c);
+        if (set.length === 0) return false;
+      }
+      return set.includes(this.nfa.accept);
     }
-    return this.dfa.accepts(state);
   }
 
   /**
-   * Walks both automata over every character class either one distinguishes; `visit` gets each
-   * reachable pair of accept flags and may stop the walk by returning true. Pairs where `a` is
-   * dead (or, with `needBoth`, either is) are not explored further.
+   * Walks pairs of states of two automata over every character class either one distinguishes,
+   * breadth first; `visit` gets each reachable pair's accept flags and may stop the walk by
+   * returning true. Each side is this pattern's NFA (a pair ends where a side has no move) or,
+   * for the side whose complement matters, its DFA (which goes on through the dead state).
+   * Keeping a side an NFA keeps the walk polynomial in it: only a covering pattern is ever
+   * determinised.
    */
-  static explore(
-    a: PathPattern,
-    b: PathPattern,
-    visit: (aAccepts: boolean, bAccepts: boolean) => boolean,
-    needBoth: boolean,
-  ): void {
-    const alphabet = [...new Set<string>(["/", OTHER, ..."0123456789", ...a.nfa.chars, ...b.nfa.chars])];
+  static explore(a: Side, b: Side, visit: (aAccepts: boolean, bAccepts: boolean) => boolean): void {
+    const alphabet = [...new Set<string>(["/", OTHER, ..."0123456789", ...a.chars, ...b.chars])];
     const width = 1 << 20;
-    const seen = new Set<number>();
-    const queue: number[] = [a.dfa.start, b.dfa.start];
-    seen.add(a.dfa.start * width + b.dfa.start + width);
+    const seen = new Set<number>([a.start * width + b.start + width]);
+    const queue: number[] = [a.start, b.start];
     for (let head = 0; head < queue.length; head += 2) {
       const sa = queue[head] ?? DEAD;
       const sb = queue[head + 1] ?? DEAD;
-      if (visit(a.dfa.accepts(sa), b.dfa.accepts(sb))) return;
-      for (const c of alphabet) {
-        const na = a.dfa.next(sa, c);
-        const nb = b.dfa.next(sb, c);
-        // Once `a` is dead nothing more can be learnt; for an overlap both must stay alive.
-        if (na === DEAD || (needBoth && nb === DEAD)) continue;
-        const k = na * width + nb + width;
-        if (seen.has(k)) continue;
-        seen.add(k);
-        queue.push(na, nb);
-      }
+      if (visit(a.accepts(sa), b.accepts(sb))) return;
+      for (const c of alphabet)
+        for (const na of a.next(sa, c))
+          for (const nb of b.next(sb, c)) {
+            const k = na * width + nb + width;
+            if (seen.has(k)) continue;
+            seen.add(k);
+            queue.push(na, nb);
+          }
     }
+  }
+
+  /** This pattern as a nondeterministic side of `explore`. */
+  get asNfa(): Side {
+    const nfa = this.nfa;
+    return {
+      start: nfa.start,
+      chars: nfa.chars,
+      accepts: (s) => nfa.accepts(s),
+      next: (s, c) => nfa.moves(s, c),
+    };
+  }
+
+  /** This pattern as a deterministic side of `explore` (the dead state included). */
+  get asDfa(): Side {
+    const dfa = this.dfa;
+    return {
+      start: dfa.start,
+      chars: this.nfa.chars,
+      accepts: (s) => dfa.accepts(s),
+      next: (s, c) => [dfa.next(s, c)],
+    };
   }
 }
 
-/** True if pattern `q` matches every path pattern `p` matches (exact; reflexive and transitive). */
+/** One automaton as `PathPattern.explore` walks it. */
+interface Side {
+  readonly start: number;
+  readonly chars: ReadonlySet<string>;
+  accepts(state: number): boolean;
+  next(state: number, c: string): readonly number[];
+}
+
+/**
+ * True if pattern `q` matches every path pattern `p` matches (exact; reflexive and transitive).
+ * Throws PatternTooComplex when `q` cannot be determinised within the budget; `p` never needs to be.
+ */
 export function patternCovers(q: string, p: string): boolean {
   if (q === p) return true;
   const qp = PathPattern.of(q);
@@ -641,15 +721,10 @@ export function patternCovers(q: string, p: string): boolean {
   if (pp.literal !== undefined) return qp.matches(pp.literal);
   if (qp.literal !== undefined && !pp.finite) return false;
   let covers = true;
-  PathPattern.explore(
-    pp,
-    qp,
-    (pAccepts, qAccepts) => {
-      if (pAccepts && !qAccepts) covers = false;
-      return !covers;
-    },
-    false,
-  );
+  PathPattern.explore(pp.asNfa, qp.asDfa, (pAccepts, qAccepts) => {
+    if (pAccepts && !qAccepts) covers = false;
+    return !covers;
+  });
   return covers;
 }
 
@@ -661,15 +736,10 @@ export function patternsOverlap(a: string, b: string): boolean {
   if (ap.literal !== undefined) return bp.matches(ap.literal);
   if (bp.literal !== undefined) return ap.matches(bp.literal);
   let overlap = false;
-  PathPattern.explore(
-    ap,
-    bp,
-    (x, y) => {
-      overlap = x && y;
-      return overlap;
-    },
-    true,
-  );
+  PathPattern.explore(ap.asNfa, bp.asNfa, (x, y) => {
+    overlap = x && y;
+    return overlap;
+  });
   return overlap;
 }
 
@@ -747,11 +817,24 @@ export function strictCoverers(patterns: readonly string[]): Map<string, string[
       }
     }
     for (const h of globs) {
-      if (h === g || !patternCovers(h, g)) continue;
-      if (!patternCovers(g, h) || h < g) add(h, g);
+      if (h === g || !coversWithinBudget(h, g)) continue;
+      if (!coversWithinBudget(g, h) || h < g) add(h, g);
     }
   }
   return out;
+}
+
+/**
+ * `patternCovers`, or false when `q` is too complex to decide: the caller then keeps both rules,
+ * which grants nothing more than they do together (only a redundant line stays).
+ */
+function coversWithinBudget(q: string, p: string): boolean {
+  try {
+    return patternCovers(q, p);
+  } catch (err) {
+    if (err instanceof PatternTooComplex) return false;
+    throw err;
+  }
 }
 
 /** The patterns of `subjects` that share at least one path with some pattern of `others`. */
