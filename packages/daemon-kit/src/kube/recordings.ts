@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { API_GROUP, DNS_LABEL, invalidCombination, ProfileRecording } from "@secprof/core";
 import { z } from "zod";
 import { RecordingListeners, sortedRecordings } from "../recording-changes.js";
 import { apiFailure, ResilientInformer, type RetryOptions } from "./informer.js";
+import { KubeRest, seg } from "./rest.js";
 
 /**
  * Watches ProfileRecordings (all namespaces, or one) and keeps the valid ones in memory.
@@ -114,8 +115,7 @@ const key = (namespace: string, name: string) => `${namespace}/${name}`;
 export class RecordingWatcher {
   readonly #opts: RecordingWatcherOptions;
   readonly #version: string;
-  readonly #custom: CustomObjectsApi;
-  readonly #core: CoreV1Api;
+  readonly #rest: KubeRest;
   readonly #informer: ResilientInformer;
   readonly #valid = new Map<string, ProfileRecording>();
   readonly #invalid = new Map<string, InvalidProfileRecording>();
@@ -132,20 +132,16 @@ export class RecordingWatcher {
   constructor(opts: RecordingWatcherOptions) {
     this.#opts = opts;
     this.#version = opts.version ?? "v1";
-    this.#custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.#core = opts.kubeConfig.makeApiClient(CoreV1Api);
-    const base = { group: API_GROUP, version: this.#version, plural: RECORDING_PLURAL };
+    this.#rest = new KubeRest(opts.kubeConfig);
     const ns = opts.namespace;
+    const path =
+      ns === undefined
+        ? `/apis/${API_GROUP}/${this.#version}/${RECORDING_PLURAL}`
+        : `/apis/${API_GROUP}/${this.#version}/namespaces/${seg(ns)}/${RECORDING_PLURAL}`;
     this.#informer = new ResilientInformer({
       kubeConfig: opts.kubeConfig,
-      path:
-        ns === undefined
-          ? `/apis/${API_GROUP}/${this.#version}/${RECORDING_PLURAL}`
-          : `/apis/${API_GROUP}/${this.#version}/namespaces/${ns}/${RECORDING_PLURAL}`,
-      list: () =>
-        ns === undefined
-          ? this.#custom.listCustomObjectForAllNamespaces(base)
-          : this.#custom.listNamespacedCustomObject({ ...base, namespace: ns }),
+      path,
+      list: () => this.#rest.get(path),
       ...(opts.retry === undefined ? {} : { retry: opts.retry }),
       onError: (err) => opts.onError?.(err, "watch"),
       handlers: { upsert: (o) => this.#upsert(o), remove: (o) => this.#remove(o) },
@@ -306,14 +302,14 @@ export class RecordingWatcher {
     want: DesiredCondition,
   ): Promise<void> {
     const name = first.metadata.name;
-    const ref = { group: API_GROUP, version: this.#version, plural: RECORDING_PLURAL, namespace, name };
+    const path = `/apis/${API_GROUP}/${this.#version}/namespaces/${seg(namespace)}/${RECORDING_PLURAL}/${seg(name)}`;
     const attempts = this.#opts.maxStatusAttempts ?? 4;
     let current: RawRecording = first;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (attempt > 1) {
         let fetched: unknown;
         try {
-          fetched = await this.#custom.getNamespacedCustomObject(ref);
+          fetched = await this.#rest.get(path);
         } catch (err) {
           if (apiFailure(err)?.code === 404) return;
           throw err;
@@ -329,7 +325,7 @@ export class RecordingWatcher {
         status: { ...(current.status ?? {}), conditions: this.#conditions(current, generation, want) },
       };
       try {
-        await this.#custom.replaceNamespacedCustomObjectStatus({ ...ref, body });
+        await this.#rest.put(`${path}/status`, body);
       } catch (err) {
         const failure = apiFailure(err);
         if (failure?.code === 409) continue;
@@ -368,28 +364,25 @@ export class RecordingWatcher {
     const component = this.#opts.component ?? "secprof";
     const now = this.#opts.now?.() ?? new Date();
     const suffix = `${now.getTime().toString(16)}${randomBytes(4).toString("hex")}`;
-    await this.#core.createNamespacedEvent({
-      namespace,
-      body: {
-        metadata: { name: `${m.name.slice(0, 200)}.${suffix}`, namespace },
-        involvedObject: {
-          apiVersion: raw.apiVersion ?? `${API_GROUP}/${this.#version}`,
-          kind: "ProfileRecording",
-          name: m.name,
-          namespace,
-          ...(m.uid === undefined ? {} : { uid: m.uid }),
-          ...(m.resourceVersion === undefined ? {} : { resourceVersion: m.resourceVersion }),
-        },
-        reason: INVALID_RECORDING_REASON,
-        message,
-        type: "Warning",
-        source: { component, ...(this.#opts.instance === undefined ? {} : { host: this.#opts.instance }) },
-        reportingComponent: component,
-        ...(this.#opts.instance === undefined ? {} : { reportingInstance: this.#opts.instance }),
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
+    await this.#rest.post(`/api/v1/namespaces/${seg(namespace)}/events`, {
+      metadata: { name: `${m.name.slice(0, 200)}.${suffix}`, namespace },
+      involvedObject: {
+        apiVersion: raw.apiVersion ?? `${API_GROUP}/${this.#version}`,
+        kind: "ProfileRecording",
+        name: m.name,
+        namespace,
+        ...(m.uid === undefined ? {} : { uid: m.uid }),
+        ...(m.resourceVersion === undefined ? {} : { resourceVersion: m.resourceVersion }),
       },
+      reason: INVALID_RECORDING_REASON,
+      message,
+      type: "Warning",
+      source: { component, ...(this.#opts.instance === undefined ? {} : { host: this.#opts.instance }) },
+      reportingComponent: component,
+      ...(this.#opts.instance === undefined ? {} : { reportingInstance: this.#opts.instance }),
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
     });
     this.#eventsEmitted += 1;
   }

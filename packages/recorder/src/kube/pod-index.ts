@@ -1,4 +1,4 @@
-import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import {
   type PodContainerKind,
   type PodContainerRef,
@@ -8,7 +8,7 @@ import {
   type PodIndexWaitOptions,
   parseStatusContainerId,
 } from "@secprof/core";
-import { ResilientInformer, type RetryOptions } from "@secprof/daemon-kit";
+import { KubeRest, ResilientInformer, type RetryOptions } from "@secprof/daemon-kit";
 import { z } from "zod";
 import { waitForContainer } from "../attribution/wait-for.js";
 
@@ -202,15 +202,15 @@ export class KubePodIndex implements PodIndex {
   constructor(opts: KubePodIndexOptions) {
     this.#opts = opts;
     this.#graceMs = opts.deletedGraceMs ?? DEFAULT_GRACE_MS;
-    const core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    const rest = new KubeRest(opts.kubeConfig);
     const fieldSelector = `spec.nodeName=${opts.nodeName}`;
     this.#pods = new ResilientInformer({
       kubeConfig: opts.kubeConfig,
       path: "/api/v1/pods",
       fieldSelector,
-      list: (page) => core.listPodForAllNamespaces({ fieldSelector, ...page }),
-      // client-node turns a list into model objects (every optional field set, Dates): a page at a
-      // time, projected before the next, instead of every pod of the node at once at start-up.
+      list: (page) =>
+        rest.get("/api/v1/pods", { fieldSelector, limit: page.limit, continue: page._continue }),
+      // A page at a time, projected before the next, instead of every pod of the node at once.
       pageSize: 100,
       project: projection(CachedPod),
       ...(opts.retry === undefined ? {} : { retry: opts.retry }),
@@ -221,7 +221,7 @@ export class KubePodIndex implements PodIndex {
       this.#namespaces = new ResilientInformer({
         kubeConfig: opts.kubeConfig,
         path: "/api/v1/namespaces",
-        list: () => core.listNamespace(),
+        list: () => rest.get("/api/v1/namespaces"),
         project: projection(CachedNamespace),
         ...(opts.retry === undefined ? {} : { retry: opts.retry }),
         onError: (err) => opts.onError?.(err, "namespaces"),
