@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { deployTree } from "./manifests.js";
+import { DAEMON_ENV, deployTree, NODE_FLAGS } from "./manifests.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: untyped parsed YAML
 type Any = Record<string, any>;
@@ -212,6 +212,14 @@ describe("deploy/docker/Dockerfile", () => {
       if (js === undefined) expect(c.command[0], c.name).toBe("/bin/sh");
       else expect(built(js), `${c.name} runs ${js}, which the build does not produce`).toBe(true);
     }
+  });
+
+  it("the image and scripts/single-host run node as the benches measured it (DAEMON_ENV, NODE_FLAGS)", () => {
+    const env = effective("secprof", "ENV") ?? "";
+    const pairs = Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`);
+    for (const pair of pairs) expect(env.split(/\s+/)).toContain(pair);
+    const launcher = /^daemon_node=\(env (.*)\)$/m.exec(read("scripts/single-host"))?.[1];
+    expect(launcher).toBe([...pairs, "node", ...NODE_FLAGS].join(" "));
   });
 
   it("users follow the security model and docker-compose.yml: root only for the recorder", () => {

@@ -49,11 +49,22 @@ const hostPath = (name: string, path: string, type: string) => ({ name, hostPath
  */
 export const NODE_FLAGS = ["--max-semi-space-size=1", "--optimize-for-size"] as const;
 /**
- * Environment of every daemon (the image sets it; benches and e2e launchers too): glibc makes up
- * to 8 malloc arenas per core, one per contending thread (libuv's pool, V8's workers), each keeping
- * its freed memory; two measured 5-6 MiB less recorder RSS under load (bench/cluster-node.ts).
+ * Environment of every daemon (the image sets it, scripts/single-host too: dockerfile.test.ts checks
+ * both; benches and e2e launchers spread it). glibc malloc tuned for a small, steady RSS:
+ * - one arena instead of up to 8 per core (one per contending thread: libuv's pool, V8's workers),
+ *   each keeping its own freed memory;
+ * - fixed mmap and trim thresholds (128 KiB): glibc otherwise raises the mmap threshold to the size
+ *   of the largest block freed (up to 32 MiB), after which big short-lived blocks (V8 compiler zones,
+ *   read buffers) come from the heap and stay there. Without this, the recorder's idle RSS was one of
+ *   two values run to run, 8 MiB apart.
+ * bench/cluster-node.ts, 1 000 containers, 4 runs each, peak under load: arena 2 → 86.7-95.2 MiB;
+ * arena 1 → 85.3-91.9; arena 1 + thresholds → 83.9-90.0, recorder CPU a line unchanged (21-24 µs).
  */
-export const DAEMON_ENV = { MALLOC_ARENA_MAX: "2" } as const;
+export const DAEMON_ENV = {
+  MALLOC_ARENA_MAX: "1",
+  MALLOC_MMAP_THRESHOLD_: "131072",
+  MALLOC_TRIM_THRESHOLD_: "131072",
+} as const;
 /** Container memory limits, MiB, per daemon entry (also the V8 heap limits below). */
 export const MEMORY_LIMIT_MIB = {
   recorder: 256,
