@@ -1,5 +1,6 @@
 export { type RuncOptions, type RuncResult, runcBundle, runcRun } from "@secprof/recorder";
 export * from "./eventually.js";
+export * from "./fake-bpftrace.js";
 export * from "./fixtures.js";
 export { CORE_KINDS, installerKinds, SPO_GROUP, spoKinds } from "./kube/kinds.js";
 export { reportRunning } from "./kube/kubelet.js";

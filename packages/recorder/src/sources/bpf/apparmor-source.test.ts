@@ -1,7 +1,6 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { fakeBpftraceDir } from "@secprof/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import type { AppArmorExecLine } from "./apparmor-parse.js";
 import { AppArmorBpfSource, type AppArmorBpfSourceOptions } from "./apparmor-source.js";
@@ -9,25 +8,11 @@ import { AppArmorBpfSource, type AppArmorBpfSourceOptions } from "./apparmor-sou
 // A stand-in for bpftrace (no root needed): prints the captured apparmor.bt run up to BEGIN,
 // relays the marker's exec line as bpftrace would, and on SIGINT prints the rest (the END maps).
 const FIXTURE = fileURLToPath(new URL("./fixtures/bpftrace-0.17-apparmor.jsonl", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "secprof-fake-aa-bpftrace-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function fakeBpftrace(name: string, body: string): string {
-  const p = join(dir, name);
-  const relay = `M="${dir}/${name}.marker"\nrelay() { if mv "$M" "$M.r" 2>/dev/null; then cat "$M.r"; fi; }\n`;
-  writeFileSync(p, `#!/bin/sh\n${relay}${body}\n`);
-  chmodSync(p, 0o755);
-  return p;
-}
-
-function marker(name: string): string[] {
-  const line = '{"type": "value", "data": ["exec",%d,1,7,"marker","/marker",7]}';
-  return [
-    "sh",
-    "-c",
-    `printf '${line}\\n' $$ > "${dir}/${name}.tmp" && mv "${dir}/${name}.tmp" "${dir}/${name}.marker"`,
-  ];
-}
+const stand = fakeBpftraceDir("secprof-fake-aa-bpftrace-");
+const dir = stand.dir;
+afterAll(() => stand.remove());
+const fakeBpftrace = stand.script;
+const marker = (name: string) => stand.marker(name, 7);
 
 fakeBpftrace(
   "replay",

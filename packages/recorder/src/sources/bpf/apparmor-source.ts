@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readlinkSync, statSync } from "node:fs";
+import { readlinkSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { AppArmorFactsInput, AppArmorLoss } from "@secprof/core";
 import {
@@ -9,6 +9,7 @@ import {
   type KnownDir,
 } from "./apparmor-facts.js";
 import { type AppArmorDropReason, type AppArmorExecLine, parseAppArmorLine } from "./apparmor-parse.js";
+import { defaultMarker, intOption, keepStderr, withPdeathsig } from "./bpftrace-process.js";
 
 /** The shipped program; the build copies `*.bt` next to the compiled module. */
 export const APPARMOR_PROGRAM_PATH = fileURLToPath(new URL("./apparmor.bt", import.meta.url));
@@ -63,16 +64,6 @@ export interface AppArmorSourceStats {
 }
 
 export type AppArmorStartResult = { ok: true; ms: number } | { ok: false; problem: string; stderr: string };
-
-const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"];
-const STDERR_KEEP = 50;
-
-function intOption(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
-  const x = v ?? dflt;
-  if (!Number.isInteger(x) || x < min || x > max)
-    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
-  return x;
-}
 
 /** The /proc reader: a live process's cwd (as its own root sees it) and the cwd's inode. */
 export const procResolver: BaseResolver = {
@@ -145,8 +136,7 @@ export class AppArmorBpfSource {
     this.#afterExec = opts.afterExec ?? true;
     this.#bpftrace = opts.bpftrace ?? "bpftrace";
     this.#program = opts.program ?? APPARMOR_PROGRAM_PATH;
-    const t = ["/bin/true", "/usr/bin/true"].find((p) => existsSync(p));
-    this.#marker = opts.marker ?? (t === undefined ? [process.execPath, "-e", ""] : [t]);
+    this.#marker = opts.marker ?? defaultMarker();
     this.#startTimeout = intOption("startTimeoutMs", opts.startTimeoutMs, 60_000, 100, 600_000);
     this.#stopTimeout = intOption("stopTimeoutMs", opts.stopTimeoutMs, 10_000, 100, 600_000);
     this.#warn = opts.onWarning ?? (() => {});
@@ -172,8 +162,7 @@ export class AppArmorBpfSource {
       String(this.#maxPaths),
       this.#afterExec ? "1" : "0",
     ];
-    const setpriv = SETPRIV.find((p) => existsSync(p));
-    return setpriv === undefined ? bt : [setpriv, "--pdeathsig", "KILL", "--", ...bt];
+    return withPdeathsig(bt);
   }
 
   get stats(): AppArmorSourceStats {
@@ -330,9 +319,7 @@ export class AppArmorBpfSource {
 
   #stderr(line: string): void {
     if (line.trim() === "") return;
-    const s = this.#stats.stderr;
-    s.push(line);
-    if (s.length > STDERR_KEEP) s.splice(0, s.length - STDERR_KEEP);
+    keepStderr(this.#stats.stderr, line);
     if (this.#running && !/RLIMIT_MEMLOCK|Addrspace mismatch|^\s*[~/]|^\s*if \(/.test(line))
       this.#warn(`bpftrace (AppArmor): ${line}`);
   }

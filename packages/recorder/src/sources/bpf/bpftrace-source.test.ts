@@ -1,7 +1,6 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { fakeBpftraceDir } from "@secprof/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   BpftraceSource,
@@ -15,27 +14,12 @@ import type { BpfEvent } from "./parse.js";
 // A stand-in for bpftrace (no root needed): prints the captured fixture up to the BEGIN marker,
 // then, on SIGINT, the rest, the way bpftrace runs END. Extra lines exercise the drop counters.
 const FIXTURE = fileURLToPath(new URL("./fixtures/bpftrace-0.17.jsonl", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "secprof-fake-bpftrace-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function fakeBpftrace(name: string, body: string): string {
-  const p = join(dir, name);
-  // relay: print what the marker process wrote (its exec line), as bpftrace would on its exec.
-  const relay = `M="${dir}/${name}.marker"\nrelay() { if mv "$M" "$M.r" 2>/dev/null; then cat "$M.r"; fi; }\n`;
-  writeFileSync(p, `#!/bin/sh\n${relay}${body}\n`);
-  chmodSync(p, 0o755);
-  return p;
-}
-
+const stand = fakeBpftraceDir("secprof-fake-bpftrace-");
+const dir = stand.dir;
+afterAll(() => stand.remove());
+const fakeBpftrace = stand.script;
 /** The marker the stand-ins expect: writes an exec line with its own pid (n = 1: attached). */
-function marker(name: string): string[] {
-  const line = '{"type": "value", "data": ["exec",%d,1,7,"marker","/marker",1]}';
-  return [
-    "sh",
-    "-c",
-    `printf '${line}\\n' $$ > "${dir}/${name}.tmp" && mv "${dir}/${name}.tmp" "${dir}/${name}.marker"`,
-  ];
-}
+const marker = (name: string) => stand.marker(name, 1);
 
 fakeBpftrace(
   "replay",

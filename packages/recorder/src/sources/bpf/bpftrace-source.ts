@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { defaultMarker, intOption, keepStderr, withPdeathsig } from "./bpftrace-process.js";
 import { type BpfEvent, DROP_REASONS, type DropReason, parseLine, SnapshotDiffer } from "./parse.js";
 
 /**
@@ -103,14 +104,8 @@ export type StartResult =
 
 type State = "idle" | "starting" | "running" | "stopping" | "stopped";
 
-const SETPRIV_PATHS = ["/usr/bin/setpriv", "/bin/setpriv"];
 const UNSHARE_PATHS = ["/usr/bin/unshare", "/bin/unshare"];
 const MARKER_WAIT_MS = 250;
-
-function defaultMarker(): string[] {
-  const t = ["/bin/true", "/usr/bin/true"].find((p) => existsSync(p));
-  return t === undefined ? [process.execPath, "-e", ""] : [t];
-}
 
 /** This process's mount namespace inode. */
 export function ownMntns(): number | undefined {
@@ -120,15 +115,6 @@ export function ownMntns(): number | undefined {
   } catch {
     return undefined;
   }
-}
-const STDERR_KEEP = 50;
-
-function intOption(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
-  const x = v ?? dflt;
-  if (!Number.isInteger(x) || x < min || x > max) {
-    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
-  }
-  return x;
 }
 
 /**
@@ -218,8 +204,7 @@ export class BpftraceSource {
             this.#counts ? "count" : "seen",
           ]
         : [this.#bpftrace, "-B", "line", "-f", "json", this.#program, ...args];
-    const setpriv = this.#pdeathsig ? SETPRIV_PATHS.find((p) => existsSync(p)) : undefined;
-    return setpriv === undefined ? bt : [setpriv, "--pdeathsig", "KILL", "--", ...bt];
+    return this.#pdeathsig ? withPdeathsig(bt) : bt;
   }
 
   /** Process id of bpftrace once started. */
@@ -519,9 +504,7 @@ export class BpftraceSource {
 
   #onStderr(line: string): void {
     if (line.trim() === "") return;
-    const s = this.#stats.stderr;
-    s.push(line);
-    if (s.length > STDERR_KEEP) s.splice(0, s.length - STDERR_KEEP);
+    keepStderr(this.#stats.stderr, line);
     // bpftrace 0.17 tries to raise RLIMIT_MEMLOCK and complains when it cannot; kernels >= 5.11
     // account BPF memory to the cgroup instead, so this is only a hint unless loading fails.
     if (/RLIMIT_MEMLOCK/.test(line) && this.#state !== "starting") return;
