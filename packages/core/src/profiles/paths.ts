@@ -661,8 +661,9 @@ export class PathPattern {
    */
   static explore(a: Side, b: Side, visit: (aAccepts: boolean, bAccepts: boolean) => boolean): void {
     const alphabet = [...new Set<string>(["/", OTHER, ..."0123456789", ...a.chars, ...b.chars])];
-    const width = 1 << 20;
-    const seen = new Set<number>([a.start * width + b.start + width]);
+    // Pair keys: b's states (the dead state -1 included) are below its size + 1.
+    const width = b.size + 1;
+    const seen = new Set<number>([a.start * width + b.start + 1]);
     const queue: number[] = [a.start, b.start];
     for (let head = 0; head < queue.length; head += 2) {
       const sa = queue[head] ?? DEAD;
@@ -671,7 +672,7 @@ export class PathPattern {
       for (const c of alphabet)
         for (const na of a.next(sa, c))
           for (const nb of b.next(sb, c)) {
-            const k = na * width + nb + width;
+            const k = na * width + nb + 1;
             if (seen.has(k)) continue;
             seen.add(k);
             queue.push(na, nb);
@@ -684,6 +685,7 @@ export class PathPattern {
     const nfa = this.nfa;
     return {
       start: nfa.start,
+      size: nfa.edges.length,
       chars: nfa.chars,
       accepts: (s) => nfa.accepts(s),
       next: (s, c) => nfa.moves(s, c),
@@ -695,6 +697,7 @@ export class PathPattern {
     const dfa = this.dfa;
     return {
       start: dfa.start,
+      size: MAX_DFA_STATES,
       chars: this.nfa.chars,
       accepts: (s) => dfa.accepts(s),
       next: (s, c) => [dfa.next(s, c)],
@@ -705,6 +708,8 @@ export class PathPattern {
 /** One automaton as `PathPattern.explore` walks it. */
 interface Side {
   readonly start: number;
+  /** Every state is below it. */
+  readonly size: number;
   readonly chars: ReadonlySet<string>;
   accepts(state: number): boolean;
   next(state: number, c: string): readonly number[];
