@@ -5,5 +5,5 @@ export * from "./host/recording-view.js";
 export * from "./host/recordings-dir.js";
 export * from "./kube/informer.js";
 export * from "./kube/recordings.js";
-export { KubeRest, seg } from "./kube/rest.js";
+export { KubeRest } from "./kube/rest.js";
 export { newRegistry, observabilityServer } from "./observability.js";
